@@ -1,0 +1,15 @@
+// Placeholder: implemented by its stage's issue.
+#include "cli/commands.h"
+#include "common/error.h"
+
+#include <CLI/CLI.hpp>
+
+namespace rawmed::cli {
+
+void add_baseline_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("baseline", "(not implemented yet)");
+  cmd->allow_extras();
+  cmd->callback([] { fail("'baseline' is not implemented yet"); });
+}
+
+}  // namespace rawmed::cli

@@ -1,0 +1,293 @@
+#include "ingest/csv.h"
+
+#include "common/error.h"
+
+#include <unistd.h>
+#include <zlib.h>
+
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+
+namespace rawmed {
+
+struct CsvReader::GzHandle {
+  gzFile file = nullptr;
+  ~GzHandle() {
+    if (file) gzclose(file);
+  }
+};
+
+CsvReader::CsvReader(std::string path, CsvOptions options)
+    : path_(std::move(path)), options_(options), gz_(std::make_unique<GzHandle>()) {
+  if (!std::filesystem::exists(path_)) fail("{}: file not found", path_);
+  gz_->file = gzopen(path_.c_str(), "rb");  // reads plain files transparently too
+  if (!gz_->file) fail("{}: cannot open file", path_);
+  gzbuffer(gz_->file, 256 * 1024);
+  buffer_.resize(options_.chunk_bytes);
+  if (!fill()) fail("{}: empty file (no header line)", path_);
+  if (end_ - pos_ >= 3 && std::memcmp(buffer_.data() + pos_, "\xEF\xBB\xBF", 3) == 0) pos_ += 3;
+  std::string why;
+  Parse result = parse_record(&why);
+  if (result == Parse::kEnd) fail("{}: empty file (no header line)", path_);
+  if (result == Parse::kMalformed) fail("{}:{}: malformed header: {}", path_, record_line_, why);
+  for (auto f : fields_) header_.emplace_back(f);
+  if (header_.size() == 1 && header_[0].empty()) fail("{}: empty header line", path_);
+  record_index_ = -1;
+}
+
+CsvReader::~CsvReader() = default;
+
+int CsvReader::column_index(std::string_view name) const {
+  for (size_t i = 0; i < header_.size(); ++i)
+    if (header_[i] == name) return static_cast<int>(i);
+  return -1;
+}
+
+int64_t CsvReader::compressed_bytes_read() const {
+  return gz_->file ? static_cast<int64_t>(gzoffset(gz_->file)) : 0;
+}
+
+bool CsvReader::fill() {
+  if (eof_) return false;
+  // Keep the unparsed tail, move it to the front, grow if a single record fills the buffer.
+  size_t keep = end_ - pos_;
+  if (pos_ > 0) {
+    std::memmove(buffer_.data(), buffer_.data() + pos_, keep);
+    pos_ = 0;
+    end_ = keep;
+  }
+  if (end_ == buffer_.size()) buffer_.resize(buffer_.size() * 2);
+  int n = gzread(gz_->file, buffer_.data() + end_, static_cast<unsigned>(buffer_.size() - end_));
+  if (n < 0) {
+    int code = 0;
+    const char* message = gzerror(gz_->file, &code);
+    fail("{}: near line {}: cannot decompress: {}", path_, line_, message ? message : "gzip error");
+  }
+  if (n == 0) {
+    int code = 0;
+    const char* message = gzerror(gz_->file, &code);
+    if (code != Z_OK && code != Z_BUF_ERROR) fail("{}: near line {}: corrupt gzip data: {}", path_, line_, message);
+    eof_ = true;
+    return false;
+  }
+  end_ += static_cast<size_t>(n);
+  return true;
+}
+
+// Parses one record starting at pos_. Fields are views into buffer_ (unquoted) or scratch_
+// (quoted). Because fill() may move buffer_, field boundaries are kept as offsets until the
+// record is complete.
+CsvReader::Parse CsvReader::parse_record(std::string* why) {
+  struct Span {
+    bool in_scratch;
+    size_t begin, end;
+  };
+  static thread_local std::vector<Span> spans;
+  spans.clear();
+  scratch_.clear();
+  size_t start = pos_;  // offset of the record start in buffer_ (adjusted after fill)
+  size_t i = pos_;
+  record_line_ = line_;
+  // fill() moves the unparsed bytes [pos_, end_) to offset 0: shift every offset held.
+  auto refill = [&]() -> bool {
+    size_t shift = start;
+    pos_ = start;
+    bool more = fill();
+    for (auto& s : spans)
+      if (!s.in_scratch) s.begin -= shift, s.end -= shift;
+    i -= shift;
+    start = 0;
+    return more;
+  };
+  if (i >= end_ && !refill()) return Parse::kEnd;
+  while (true) {
+    // At the start of a field.
+    if (i >= end_ && !refill()) {
+      spans.push_back({false, i, i});
+      break;
+    }
+    if (buffer_[i] == '"') {
+      ++i;
+      size_t scratch_begin = scratch_.size();
+      while (true) {
+        if (i >= end_ && !refill()) {
+          *why = "unterminated quoted field";
+          pos_ = end_;
+          return Parse::kMalformed;
+        }
+        char c = buffer_[i];
+        if (c == '"') {
+          if (i + 1 >= end_ && !refill()) {
+            ++i;
+            break;
+          }
+          if (buffer_[i + 1] == '"') {
+            scratch_.push_back('"');
+            i += 2;
+            continue;
+          }
+          ++i;
+          break;
+        }
+        if (c == '\n') ++line_;
+        scratch_.push_back(c);
+        ++i;
+      }
+      spans.push_back({true, scratch_begin, scratch_.size()});
+      if (i >= end_ && !refill()) break;
+      char c = buffer_[i];
+      if (c == ',') {
+        ++i;
+        continue;
+      }
+      if (c == '\r' && (i + 1 < end_ || refill()) && i + 1 < end_ && buffer_[i + 1] == '\n') {
+        i += 2;
+        ++line_;
+        break;
+      }
+      if (c == '\n') {
+        ++i;
+        ++line_;
+        break;
+      }
+      *why = fmt::format("unexpected character '{}' after closing quote in field {}", c, spans.size());
+      // Skip to the end of the line so the next record can be read.
+      while ((i < end_ || refill()) && buffer_[i] != '\n') ++i;
+      if (i < end_) ++i, ++line_;
+      pos_ = i;
+      return Parse::kMalformed;
+    }
+    size_t begin = i;
+    while (true) {
+      if (i >= end_) {
+        size_t offset = i - begin;
+        bool more = refill();
+        begin = i - offset;
+        if (!more) break;
+      }
+      char c = buffer_[i];
+      if (c == ',' || c == '\n') break;
+      ++i;
+    }
+    size_t end = i;
+    bool last_field = i >= end_ || buffer_[i] == '\n';
+    if (last_field && end > begin && buffer_[end - 1] == '\r') --end;
+    spans.push_back({false, begin, end});
+    if (i >= end_) break;
+    if (buffer_[i] == ',') {
+      ++i;
+      continue;
+    }
+    ++i;  // '\n'
+    ++line_;
+    break;
+  }
+  pos_ = i;
+  fields_.clear();
+  for (const auto& s : spans) {
+    const std::string& base = s.in_scratch ? scratch_ : buffer_;
+    fields_.emplace_back(base.data() + s.begin, s.end - s.begin);
+  }
+  return Parse::kRecord;
+}
+
+bool CsvReader::next() {
+  while (true) {
+    std::string why;
+    Parse result = parse_record(&why);
+    if (result == Parse::kEnd) return false;
+    ++record_index_;
+    if (result == Parse::kRecord) {
+      // Blank lines are not records.
+      if (fields_.size() == 1 && fields_[0].empty() && header_.size() > 1) {
+        --record_index_;
+        continue;
+      }
+      if (fields_.size() != header_.size()) {
+        why = fmt::format("expected {} fields (header), found {}", header_.size(), fields_.size());
+      } else {
+        return true;
+      }
+    }
+    if (!options_.skip_malformed) fail("{}:{}: malformed CSV record: {}", path_, record_line_, why);
+    ++skipped_;
+  }
+}
+
+struct CsvWriter::GzOut {
+  gzFile gz = nullptr;
+  FILE* plain = nullptr;
+};
+
+CsvWriter::CsvWriter(std::string path, int gzip_level) : path_(std::move(path)), out_(std::make_unique<GzOut>()) {
+  std::filesystem::path p(path_);
+  if (p.has_parent_path()) std::filesystem::create_directories(p.parent_path());
+  tmp_path_ = path_ + ".tmp-" + std::to_string(::getpid());
+  bool gz = path_.size() > 3 && path_.compare(path_.size() - 3, 3, ".gz") == 0;
+  if (gz) {
+    std::string mode = "wb" + std::to_string(gzip_level);
+    out_->gz = gzopen(tmp_path_.c_str(), mode.c_str());
+  } else {
+    out_->plain = std::fopen(tmp_path_.c_str(), "wb");
+  }
+  if (!out_->gz && !out_->plain) fail("{}: cannot open for writing", tmp_path_);
+}
+
+CsvWriter::~CsvWriter() {
+  if (!closed_) {
+    if (out_->gz) gzclose(out_->gz);
+    if (out_->plain) std::fclose(out_->plain);
+    std::remove(tmp_path_.c_str());
+  }
+}
+
+void CsvWriter::append_field(std::string_view field) {
+  bool quote = field.find_first_of(",\"\r\n") != std::string_view::npos;
+  if (!quote) {
+    buffer_.append(field);
+    return;
+  }
+  buffer_.push_back('"');
+  for (char c : field) {
+    if (c == '"') buffer_.push_back('"');
+    buffer_.push_back(c);
+  }
+  buffer_.push_back('"');
+}
+
+void CsvWriter::write_row(const std::vector<std::string_view>& fields) {
+  for (size_t i = 0; i < fields.size(); ++i) {
+    if (i) buffer_.push_back(',');
+    append_field(fields[i]);
+  }
+  buffer_.push_back('\n');
+  if (buffer_.size() > (1 << 20)) flush_buffer();
+}
+
+void CsvWriter::write_row(const std::vector<std::string>& fields) {
+  std::vector<std::string_view> views(fields.begin(), fields.end());
+  write_row(views);
+}
+
+void CsvWriter::flush_buffer() {
+  if (buffer_.empty()) return;
+  bool ok = out_->gz ? gzwrite(out_->gz, buffer_.data(), static_cast<unsigned>(buffer_.size())) ==
+                           static_cast<int>(buffer_.size())
+                     : std::fwrite(buffer_.data(), 1, buffer_.size(), out_->plain) == buffer_.size();
+  if (!ok) fail("{}: write failed (disk full?)", tmp_path_);
+  buffer_.clear();
+}
+
+void CsvWriter::close() {
+  if (closed_) return;
+  flush_buffer();
+  int rc = out_->gz ? gzclose(out_->gz) : std::fclose(out_->plain);
+  out_->gz = nullptr;
+  out_->plain = nullptr;
+  if (rc != 0) fail("{}: close failed", tmp_path_);
+  std::filesystem::rename(tmp_path_, path_);
+  closed_ = true;
+}
+
+}  // namespace rawmed
