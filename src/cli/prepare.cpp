@@ -1,15 +1,28 @@
-// Placeholder: implemented by its stage's issue.
+// `rawmed prepare --config FILE --work DIR`: raw tables -> tokenized event streams.
 #include "cli/commands.h"
-#include "common/error.h"
+#include "common/log.h"
+#include "ingest/prepare.h"
 
 #include <CLI/CLI.hpp>
+
+#include <memory>
 
 namespace rawmed::cli {
 
 void add_prepare_command(CLI::App& app) {
-  auto* cmd = app.add_subcommand("prepare", "(not implemented yet)");
-  cmd->allow_extras();
-  cmd->callback([] { fail("'prepare' is not implemented yet"); });
+  auto* cmd = app.add_subcommand("prepare", "Build the cohort and tokenize events (WORK/dataset, WORK/real)");
+  struct Args {
+    std::string config, work;
+    bool quiet = false;
+  };
+  auto args = std::make_shared<Args>();
+  cmd->add_option("--config", args->config, "dataset spec (TOML)")->required();
+  cmd->add_option("--work", args->work, "working folder for this run")->required();
+  cmd->add_flag("--quiet", args->quiet, "no progress output");
+  cmd->callback([args] {
+    set_quiet(args->quiet);
+    prepare(load_config(args->config), args->work);
+  });
 }
 
 }  // namespace rawmed::cli

@@ -1,0 +1,37 @@
+#pragma once
+// Stage 1: the event codec (RQ-VAE). Torch-free interface; implementation in src/codec/.
+#include "common/train_args.h"
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace rawmed::codec {
+
+// `rawmed train --stage codec`: trains on WORK/dataset, writes WORK/codec/{model.pt,codes.bin,train.json}.
+void run_training(const TrainArgs& args);
+
+// Tokens decoded from codes: event i is tokens[i*L, (i+1)*L) with L = tokens_per_event.
+struct DecodedTokens {
+  std::vector<uint16_t> tokens;
+  std::vector<uint8_t> types, dpe;
+  int tokens_per_event = 0;
+};
+
+// Decodes event codes (n_events x P x D, codes.bin layout) with the trained codec in WORK/codec.
+// Errors when a code is >= the codebook size. Positions after the predicted SEP hold whatever the
+// decoder produced; Vocab::decode_event stops at the first SEP.
+DecodedTokens decode_codes(const std::filesystem::path& work, const std::vector<uint16_t>& codes, size_t n_events,
+                           const std::string& device, int threads);
+
+// codes.bin (docs/file-formats.md "Event codes"): codes[(event * positions + p) * depth + d].
+struct CodesFile {
+  uint64_t events = 0;
+  uint32_t positions = 0, depth = 0, codebook_size = 0;
+  std::vector<uint16_t> codes;
+};
+void write_codes_file(const std::filesystem::path& path, const CodesFile& file);
+CodesFile read_codes_file(const std::filesystem::path& path);
+
+}  // namespace rawmed::codec

@@ -1,0 +1,649 @@
+#include "ingest/prepare.h"
+
+#include "common/error.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "ingest/cohort.h"
+#include "ingest/csv.h"
+#include "ingest/datetime.h"
+#include "ingest/schema.h"
+#include "ingest/table_rows.h"
+#include "rawmed_version.h"
+#include "text/dataset.h"
+#include "text/serialize.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <numeric>
+#include <random>
+#include <set>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace rawmed {
+namespace {
+
+using Dictionary = std::unordered_map<std::string, std::string>;
+
+Dictionary load_dictionary(const DictionarySpec& spec) {
+  CsvReader csv(spec.file.string());
+  int key = csv.column_index(spec.key), label = csv.column_index(spec.label);
+  if (key < 0) fail("{}: dictionary key column '{}' not found", spec.file.string(), spec.key);
+  if (label < 0) fail("{}: dictionary label column '{}' not found", spec.file.string(), spec.label);
+  Dictionary dict;
+  while (csv.next())
+    if (!csv.field(label).empty()) dict.emplace(csv.field(key), csv.field(label));
+  return dict;
+}
+
+struct TableStats {
+  int64_t rows_read = 0, rows_linked = 0, rows_in_window = 0, rows_without_time = 0, rows_skipped_malformed = 0;
+};
+
+// Streams one event table and keeps the rows of cohort stays inside [0, window] minutes.
+TableRows stream_table(const DatasetSpec& spec, const TableSpec& table, const Cohort& cohort, TableStats* stats) {
+  CsvOptions options;
+  options.skip_malformed = spec.skip_malformed_rows;
+  CsvReader csv(table.file.string(), options);
+  TableRows rows;
+  rows.header = csv.header();
+  int link = csv.column_index(table.link_column);
+  if (link < 0) fail("{}: column '{}' (tables.{}.link) not found in the header", table.file.string(), table.link_column, table.name);
+  int time = csv.column_index(table.time_column);
+  if (time < 0) fail("{}: column '{}' (tables.{}.time) not found in the header", table.file.string(), table.time_column, table.name);
+  for (const auto& column : table.drop)
+    if (csv.column_index(column) < 0)
+      fail("{}: column '{}' (tables.{}.drop) not found in the header", table.file.string(), column, table.name);
+  for (const auto& [column, type] : table.types)
+    if (csv.column_index(column) < 0)
+      fail("{}: column '{}' (tables.{}.types) not found in the header", table.file.string(), column, table.name);
+  if (!table.item_column.empty() && csv.column_index(table.item_column) < 0)
+    fail("{}: column '{}' (tables.{}.item) not found in the header", table.file.string(), table.item_column, table.name);
+  if (table.dictionary && csv.column_index(table.dictionary->column) < 0)
+    fail("{}: column '{}' (tables.{}.dictionary.column) not found in the header", table.file.string(),
+         table.dictionary->column, table.name);
+  const int64_t window_minutes = int64_t{spec.window_hours} * 60;
+  const bool datetime = spec.time_kind == TimeKind::kDatetime;
+  Progress progress("read " + table.name, 0, "rows");
+  while (csv.next()) {
+    ++stats->rows_read;
+    progress.advance();
+    int s = cohort.find(table.link_to, csv.field(link));
+    if (s < 0) continue;
+    ++stats->rows_linked;
+    std::string_view time_text = csv.field(time);
+    int64_t minutes;
+    if (datetime) {
+      auto t = parse_datetime(time_text);
+      if (!t) {
+        if (!time_text.empty())
+          fail("{}:{}: field '{}': cannot parse datetime \"{}\"", table.file.string(), csv.line(), table.time_column,
+               time_text);
+        ++stats->rows_without_time;
+        continue;
+      }
+      // The window test uses exact seconds (an event at 12 h 0 min 20 s is outside a 12 h window);
+      // the stored time is rounded to the nearest minute.
+      int64_t seconds = *t - cohort.stays[s].intime;
+      if (seconds < 0 || seconds > window_minutes * 60) continue;
+      minutes = static_cast<int64_t>(std::llround(static_cast<double>(seconds) / 60.0));
+    } else {
+      auto number = normalize_number(time_text, 0);
+      if (!number) {
+        if (!time_text.empty())
+          fail("{}:{}: field '{}': cannot parse minute offset \"{}\"", table.file.string(), csv.line(),
+               table.time_column, time_text);
+        ++stats->rows_without_time;
+        continue;
+      }
+      minutes = std::stoll(*number);
+    }
+    if (minutes < 0 || minutes > window_minutes) continue;
+    ++stats->rows_in_window;
+    rows.add(csv.fields(), s, static_cast<int32_t>(minutes), csv.record_index());
+  }
+  stats->rows_skipped_malformed = csv.skipped_records();
+  progress.finish();
+  return rows;
+}
+
+// How one table's columns are modelled.
+struct TableModel {
+  std::vector<int> columns;             // modelled column indices (file order)
+  std::vector<ColumnType> types;        // per modelled column
+  std::vector<uint16_t> column_tokens;  // per modelled column
+  int dictionary_column = -1;           // file column index
+  int item_column = -1;                 // file column index
+  const Dictionary* dictionary = nullptr;
+  uint16_t table_token = 0;
+};
+
+// The value of a modelled column as serialized: dictionary label, canonical number, or the text.
+// Returns a view into `scratch` or into the row storage.
+std::string_view model_value(const TableRows& rows, const TableModel& model, size_t row, size_t m, int decimals,
+                             std::string* scratch) {
+  int column = model.columns[m];
+  std::string_view raw = rows.field(row, column);
+  if (raw.empty()) return raw;
+  if (column == model.dictionary_column && model.dictionary) {
+    auto it = model.dictionary->find(std::string(raw));
+    if (it != model.dictionary->end()) return it->second;
+    return raw;
+  }
+  if (model.types[m] == ColumnType::kNumeric) {
+    auto number = normalize_number(raw, decimals);
+    if (number) {
+      *scratch = std::move(*number);
+      return *scratch;
+    }
+  }
+  return raw;
+}
+
+ColumnType infer_type(const std::vector<std::string_view>& values, bool is_item) {
+  if (values.empty()) return ColumnType::kCategorical;
+  size_t numeric = 0;
+  std::unordered_set<std::string_view> distinct;
+  for (auto v : values) {
+    if (normalize_number(v, 4)) ++numeric;
+    distinct.insert(v);
+  }
+  if (!is_item && numeric >= 0.95 * static_cast<double>(values.size()) && distinct.size() >= 10)
+    return ColumnType::kNumeric;
+  if (distinct.size() <= 1000 && distinct.size() <= 0.5 * static_cast<double>(values.size()) + 10)
+    return ColumnType::kCategorical;
+  return ColumnType::kText;
+}
+
+// Patient counts per string, for the k-patients vocabulary rule.
+class PatientCounter {
+ public:
+  void add(std::string_view text, int32_t patient) {
+    auto& entry = counts_[std::string(text)];
+    if (entry.last_patient != patient && seen_.insert({std::string(text), patient}).second) ++entry.patients;
+    entry.last_patient = patient;
+  }
+  std::vector<std::string> at_least(int k) const {
+    std::vector<std::string> out;
+    for (const auto& [text, entry] : counts_)
+      if (entry.patients >= k) out.push_back(text);
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+ private:
+  struct Entry {
+    int patients = 0;
+    int32_t last_patient = -1;
+  };
+  std::unordered_map<std::string, Entry> counts_;
+  std::set<std::pair<std::string, int32_t>> seen_;
+};
+
+std::vector<Split> assign_splits(const Cohort& cohort, uint64_t seed) {
+  std::map<std::string, std::vector<size_t>> by_patient;
+  for (size_t s = 0; s < cohort.stays.size(); ++s) by_patient[cohort.stays[s].patient_id].push_back(s);
+  std::vector<const std::vector<size_t>*> patients;
+  for (const auto& [id, stays] : by_patient) patients.push_back(&stays);
+  // Fisher-Yates with our own index draw, so the split does not depend on the standard library.
+  std::mt19937_64 rng(seed);
+  for (size_t i = patients.size(); i > 1; --i) std::swap(patients[i - 1], patients[rng() % i]);
+  std::vector<Split> splits(cohort.stays.size(), kTrain);
+  double n = static_cast<double>(cohort.stays.size());
+  size_t test = 0, valid = 0;
+  for (const auto* stays : patients) {
+    Split split = kTrain;
+    if (test < 0.1 * n) split = kTest, test += stays->size();
+    else if (valid < 0.1 * n) split = kValid, valid += stays->size();
+    for (size_t s : *stays) splits[s] = split;
+  }
+  return splits;
+}
+
+int percentile95(std::vector<int64_t> values) {
+  if (values.empty()) return 1;
+  std::sort(values.begin(), values.end());
+  size_t rank = static_cast<size_t>(std::ceil(0.95 * static_cast<double>(values.size())));
+  return static_cast<int>(values[std::max<size_t>(rank, 1) - 1]);
+}
+
+struct Prepared {
+  const DatasetSpec* spec;
+  Cohort cohort;
+  std::vector<Split> splits;
+  std::vector<TableRows> tables;
+  std::vector<TableModel> models;
+  std::vector<Dictionary> dictionaries;
+};
+
+// Drops stays with fewer than min_events window events and renumbers stays in the rows.
+void apply_min_events(Prepared& p, nlohmann::json& funnel) {
+  std::vector<int64_t> counts(p.cohort.stays.size(), 0);
+  for (const auto& t : p.tables)
+    for (int32_t s : t.stay) ++counts[s];
+  std::vector<int32_t> remap(p.cohort.stays.size(), -1);
+  Cohort kept;
+  kept.funnel = p.cohort.funnel;
+  for (size_t s = 0; s < p.cohort.stays.size(); ++s) {
+    if (counts[s] < p.spec->min_events) continue;
+    remap[s] = static_cast<int32_t>(kept.stays.size());
+    kept.stays.push_back(std::move(p.cohort.stays[s]));
+  }
+  kept.funnel.push_back({fmt::format("at_least_{}_events", p.spec->min_events), static_cast<int64_t>(kept.stays.size())});
+  kept.rebuild_index();
+  for (auto& t : p.tables) {
+    TableRows out;
+    out.header = t.header;
+    std::vector<std::string_view> fields(t.header.size());
+    for (size_t r = 0; r < t.size(); ++r) {
+      if (remap[t.stay[r]] < 0) continue;
+      for (size_t c = 0; c < fields.size(); ++c) fields[c] = t.field(r, c);
+      out.add(fields, remap[t.stay[r]], t.minute[r], t.source_row[r]);
+    }
+    t = std::move(out);
+  }
+  p.cohort = std::move(kept);
+  for (const auto& [rule, n] : p.cohort.funnel) funnel.push_back({{"rule", rule}, {"stays", n}});
+}
+
+void build_models(Prepared& p, Vocab& vocab) {
+  const DatasetSpec& spec = *p.spec;
+  std::set<std::string> id_columns = {spec.cohort.stay_id, spec.cohort.patient_id, spec.cohort.admission_id};
+  for (size_t t = 0; t < spec.tables.size(); ++t) {
+    const TableSpec& ts = spec.tables[t];
+    const TableRows& rows = p.tables[t];
+    TableModel model;
+    model.table_token = vocab.add(ts.name, TokenKind::kTable);
+    if (ts.dictionary) {
+      model.dictionary_column = static_cast<int>(std::find(rows.header.begin(), rows.header.end(), ts.dictionary->column) - rows.header.begin());
+      model.dictionary = &p.dictionaries[t];
+    }
+    model.item_column = ts.item_column.empty() ? -1 : static_cast<int>(std::find(rows.header.begin(), rows.header.end(), ts.item_column) - rows.header.begin());
+    for (size_t c = 0; c < rows.header.size(); ++c) {
+      const std::string& name = rows.header[c];
+      bool dropped = name == ts.link_column || name == ts.time_column || id_columns.count(name) ||
+                     std::find(ts.drop.begin(), ts.drop.end(), name) != ts.drop.end();
+      if (dropped) continue;
+      model.columns.push_back(static_cast<int>(c));
+      auto forced = ts.types.find(name);
+      if (forced != ts.types.end()) {
+        model.types.push_back(forced->second);
+      } else {
+        std::vector<std::string_view> values;
+        for (size_t r = 0; r < rows.size(); ++r)
+          if (p.splits[rows.stay[r]] == kTrain && !rows.field(r, c).empty()) values.push_back(rows.field(r, c));
+        bool is_code = static_cast<int>(c) == model.item_column || static_cast<int>(c) == model.dictionary_column;
+        model.types.push_back(infer_type(values, is_code));
+      }
+      model.column_tokens.push_back(vocab.add(name, TokenKind::kColumn));
+    }
+    p.models.push_back(std::move(model));
+  }
+}
+
+// Whole values and word pieces seen in at least k patients of the train split.
+void build_value_vocab(const Prepared& p, Vocab& vocab) {
+  PatientCounter values, words;
+  std::unordered_map<std::string, int32_t> patient_index;
+  std::string scratch;
+  for (size_t t = 0; t < p.tables.size(); ++t) {
+    const TableRows& rows = p.tables[t];
+    const TableModel& model = p.models[t];
+    for (size_t r = 0; r < rows.size(); ++r) {
+      if (p.splits[rows.stay[r]] != kTrain) continue;
+      const std::string& pid = p.cohort.stays[rows.stay[r]].patient_id;
+      int32_t patient = patient_index.emplace(pid, static_cast<int32_t>(patient_index.size())).first->second;
+      for (size_t m = 0; m < model.columns.size(); ++m) {
+        std::string_view value = model_value(rows, model, r, m, p.spec->decimals, &scratch);
+        if (value.empty()) continue;
+        bool numeric_value = model.types[m] == ColumnType::kNumeric && normalize_number(value, p.spec->decimals);
+        if (numeric_value) continue;
+        values.add(value, patient);
+        for_each_piece(value, [&](std::string_view piece, bool is_word) {
+          if (is_word && piece.size() > 1) words.add(piece, patient);
+        });
+      }
+    }
+  }
+  for (auto& v : values.at_least(p.spec->min_patients_for_token)) vocab.add(std::move(v), TokenKind::kValue);
+  for (auto& w : words.at_least(p.spec->min_patients_for_token)) vocab.add(std::move(w), TokenKind::kWord);
+}
+
+nlohmann::json column_metadata(const Prepared& p) {
+  nlohmann::json tables = nlohmann::json::array();
+  std::string scratch, item_scratch;
+  for (size_t t = 0; t < p.tables.size(); ++t) {
+    const TableRows& rows = p.tables[t];
+    const TableModel& model = p.models[t];
+    const TableSpec& ts = p.spec->tables[t];
+    int item_m = -1;
+    for (size_t m = 0; m < model.columns.size(); ++m)
+      if (model.columns[m] == model.item_column) item_m = static_cast<int>(m);
+    nlohmann::json columns = nlohmann::json::array();
+    for (size_t m = 0; m < model.columns.size(); ++m) {
+      int64_t n = 0, nulls = 0;
+      double lo = INFINITY, hi = -INFINITY;
+      std::map<std::string, std::pair<double, double>> item_ranges;
+      std::map<std::string, int64_t> categories;
+      for (size_t r = 0; r < rows.size(); ++r) {
+        if (p.splits[rows.stay[r]] != kTrain) continue;
+        ++n;
+        std::string_view value = model_value(rows, model, r, m, p.spec->decimals, &scratch);
+        if (value.empty()) {
+          ++nulls;
+          continue;
+        }
+        if (model.types[m] == ColumnType::kNumeric) {
+          auto number = normalize_number(value, p.spec->decimals);
+          if (!number) continue;
+          double x = std::stod(*number);
+          lo = std::min(lo, x);
+          hi = std::max(hi, x);
+          if (item_m >= 0 && item_m != static_cast<int>(m)) {
+            std::string item(model_value(rows, model, r, static_cast<size_t>(item_m), p.spec->decimals, &item_scratch));
+            auto [it, inserted] = item_ranges.emplace(item, std::make_pair(x, x));
+            if (!inserted) it->second = {std::min(it->second.first, x), std::max(it->second.second, x)};
+          }
+        } else {
+          ++categories[std::string(value)];
+        }
+      }
+      nlohmann::json column = {{"name", rows.header[model.columns[m]]},
+                               {"type", column_type_name(model.types[m])},
+                               {"null_rate", n ? static_cast<double>(nulls) / static_cast<double>(n) : 0.0}};
+      if (model.types[m] == ColumnType::kNumeric) {
+        column["min"] = std::isfinite(lo) ? nlohmann::json(lo) : nlohmann::json(nullptr);
+        column["max"] = std::isfinite(hi) ? nlohmann::json(hi) : nlohmann::json(nullptr);
+        nlohmann::json ranges = nlohmann::json::object();
+        for (const auto& [item, range] : item_ranges) ranges[item] = {range.first, range.second};
+        column["item_ranges"] = ranges;
+      } else {
+        column["categories"] = categories;
+      }
+      columns.push_back(column);
+    }
+    tables.push_back({{"name", ts.name},
+                      {"item_column", ts.item_column.empty() ? nlohmann::json(nullptr) : nlohmann::json(ts.item_column)},
+                      {"columns", columns}});
+  }
+  return {{"tables", tables}};
+}
+
+DbSchema make_schema(const Prepared& p) {
+  DbSchema schema;
+  schema.dataset = p.spec->name;
+  schema.window_hours = p.spec->window_hours;
+  schema.time_kind = p.spec->time_kind;
+  for (size_t t = 0; t < p.tables.size(); ++t) {
+    const TableSpec& ts = p.spec->tables[t];
+    const TableModel& model = p.models[t];
+    DbTable table;
+    table.name = ts.name;
+    table.file = ts.name + ".csv.gz";
+    table.columns = p.tables[t].header;
+    table.link_column = ts.link_column;
+    table.link_cohort_key = ts.link_to;
+    table.time_column = ts.time_column;
+    table.item_column = ts.item_column;
+    for (size_t c = 0; c < table.columns.size(); ++c) {
+      auto it = std::find(model.columns.begin(), model.columns.end(), static_cast<int>(c));
+      if (it == model.columns.end()) {
+        if (table.columns[c] != ts.link_column && table.columns[c] != ts.time_column) table.dropped.push_back(table.columns[c]);
+      } else {
+        table.types[table.columns[c]] = model.types[static_cast<size_t>(it - model.columns.begin())];
+      }
+    }
+    if (ts.dictionary) {
+      table.dictionary_column = ts.dictionary->column;
+      // Only the codes that occur in the data, to keep the schema small.
+      int column = model.dictionary_column;
+      for (size_t r = 0; r < p.tables[t].size(); ++r) {
+        std::string code(p.tables[t].field(r, column));
+        auto label = p.dictionaries[t].find(code);
+        if (label != p.dictionaries[t].end()) table.dictionary_labels[code] = label->second;
+      }
+    }
+    schema.tables.push_back(std::move(table));
+  }
+  return schema;
+}
+
+// Writes WORK/real/<split>/: the cohort-window rows in the input schema.
+void write_real_splits(const Prepared& p, const DbSchema& schema, const fs::path& dir) {
+  AtomicDir out(dir);
+  for (int split = 0; split < 3; ++split) {
+    fs::path split_dir = out.path() / split_name(static_cast<Split>(split));
+    fs::create_directories(split_dir);
+    write_json_atomic(split_dir / "schema.json", schema.to_json());
+    CsvWriter cohort((split_dir / kCohortFile).string());
+    cohort.write_row(kCohortColumns);
+    for (size_t s = 0; s < p.cohort.stays.size(); ++s) {
+      if (p.splits[s] != split) continue;
+      const CohortStay& st = p.cohort.stays[s];
+      cohort.write_row(std::vector<std::string>{st.stay_id, st.patient_id, st.admission_id, st.intime_text,
+                                                st.outtime_text, std::isnan(st.age) ? "" : fmt::format("{}", st.age),
+                                                st.gender});
+    }
+    cohort.close();
+    for (size_t t = 0; t < p.tables.size(); ++t) {
+      const TableRows& rows = p.tables[t];
+      const TableModel& model = p.models[t];
+      std::vector<bool> numeric(rows.header.size(), false);
+      for (size_t m = 0; m < model.columns.size(); ++m)
+        numeric[model.columns[m]] = model.types[m] == ColumnType::kNumeric;
+      std::vector<size_t> order(rows.size());
+      std::iota(order.begin(), order.end(), 0);
+      std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return rows.source_row[a] < rows.source_row[b]; });
+      CsvWriter csv((split_dir / schema.tables[t].file).string());
+      csv.write_row(rows.header);
+      std::vector<std::string> fields(rows.header.size());
+      for (size_t r : order) {
+        if (p.splits[rows.stay[r]] != split) continue;
+        for (size_t c = 0; c < fields.size(); ++c) {
+          std::string_view raw = rows.field(r, c);
+          auto number = numeric[c] ? normalize_number(raw, p.spec->decimals) : std::nullopt;
+          fields[c] = number ? *number : std::string(raw);
+        }
+        csv.write_row(fields);
+      }
+      csv.close();
+    }
+  }
+  out.commit();
+}
+
+}  // namespace
+
+void write_resolved_config(const Config& config, const fs::path& path) {
+  toml::table root = config.root;
+  fs::path dataset_root = config.path.parent_path() / root["dataset"]["root"].value_or(std::string("."));
+  root["dataset"].as_table()->insert_or_assign("root", fs::absolute(dataset_root).lexically_normal().string());
+  std::ostringstream text;
+  text << "# Written by rawmed prepare from " << fs::absolute(config.path).string() << "\n" << root << "\n";
+  write_file_atomic(path, text.str());
+}
+
+nlohmann::json prepare(const Config& config, const fs::path& work) {
+  auto start = std::chrono::steady_clock::now();
+  const DatasetSpec& spec = config.dataset;
+  fs::create_directories(work);
+  Prepared p;
+  p.spec = &spec;
+  log_info("prepare {}: building the cohort from {}", spec.name, spec.cohort.stays_file.string());
+  p.cohort = build_cohort(spec);
+  if (!spec.first_stay_per_admission)
+    for (const auto& t : spec.tables)
+      if (t.link_to == "admission_id")
+        fail("{}: table {} links by admission, which needs dataset.first_stay_per_admission = true",
+             config.path.string(), t.name);
+
+  nlohmann::json table_stats = nlohmann::json::object();
+  for (const auto& t : spec.tables) {
+    p.dictionaries.push_back(t.dictionary ? load_dictionary(*t.dictionary) : Dictionary{});
+    TableStats stats;
+    p.tables.push_back(stream_table(spec, t, p.cohort, &stats));
+    table_stats[t.name] = {{"rows_read", stats.rows_read},
+                           {"rows_linked_to_cohort", stats.rows_linked},
+                           {"rows_in_window", stats.rows_in_window},
+                           {"rows_without_time", stats.rows_without_time},
+                           {"rows_skipped_malformed", stats.rows_skipped_malformed}};
+  }
+  nlohmann::json funnel = nlohmann::json::array();
+  apply_min_events(p, funnel);
+  if (p.cohort.stays.empty()) fail("{}: the cohort is empty after applying the rules", config.path.string());
+  p.splits = assign_splits(p.cohort, spec.split_seed);
+
+  Dataset d;
+  build_models(p, d.vocab);
+  build_value_vocab(p, d.vocab);
+
+  // Events per stay in (time, table, source row) order.
+  struct EventRef {
+    int32_t minute;
+    uint8_t table;
+    int64_t source_row;
+    uint32_t row;
+  };
+  std::vector<std::vector<EventRef>> per_stay(p.cohort.stays.size());
+  for (size_t t = 0; t < p.tables.size(); ++t)
+    for (size_t r = 0; r < p.tables[t].size(); ++r)
+      per_stay[p.tables[t].stay[r]].push_back(
+          {p.tables[t].minute[r], static_cast<uint8_t>(t), p.tables[t].source_row[r], static_cast<uint32_t>(r)});
+
+  EventEncoder encoder(d.vocab, spec.max_tokens_per_event);
+  EncodedEvent encoded;
+  std::vector<std::string_view> values;
+  std::vector<std::string> scratch;
+  std::vector<bool> numeric;
+  int64_t truncated = 0, exact[3] = {0, 0, 0}, checked[3] = {0, 0, 0};
+  std::vector<int64_t> events_per_table(p.tables.size(), 0);
+  std::vector<int64_t> train_counts;
+  d.stay_offsets.push_back(0);
+  d.event_offsets.push_back(0);
+  Progress progress("encode", static_cast<int64_t>(p.cohort.stays.size()), "stays");
+  for (size_t s = 0; s < per_stay.size(); ++s) {
+    auto& events = per_stay[s];
+    std::sort(events.begin(), events.end(), [](const EventRef& a, const EventRef& b) {
+      return std::tie(a.minute, a.table, a.source_row) < std::tie(b.minute, b.table, b.source_row);
+    });
+    Split split = p.splits[s];
+    if (split == kTrain) train_counts.push_back(static_cast<int64_t>(events.size()));
+    for (const EventRef& e : events) {
+      const TableRows& rows = p.tables[e.table];
+      const TableModel& model = p.models[e.table];
+      size_t n = model.columns.size();
+      values.resize(n);
+      scratch.resize(n);
+      numeric.resize(n);
+      for (size_t m = 0; m < n; ++m) {
+        values[m] = model_value(rows, model, e.row, m, spec.decimals, &scratch[m]);
+        numeric[m] = model.types[m] == ColumnType::kNumeric && normalize_number(values[m], spec.decimals).has_value();
+      }
+      encoder.encode(model.table_token, model.column_tokens, values, numeric, &encoded);
+      d.tokens.insert(d.tokens.end(), encoded.tokens.begin(), encoded.tokens.end());
+      d.types.insert(d.types.end(), encoded.types.begin(), encoded.types.end());
+      d.dpe.insert(d.dpe.end(), encoded.dpe.begin(), encoded.dpe.end());
+      d.event_offsets.push_back(d.tokens.size());
+      d.event_minutes.push_back(e.minute);
+      d.event_tables.push_back(e.table);
+      ++events_per_table[e.table];
+      // Round trip: decode the tokens and compare with the source row, independently built.
+      DecodedEvent decoded = d.vocab.decode_event(encoded.tokens.data(), encoded.types.data(), encoded.tokens.size());
+      DecodedEvent expected;
+      expected.ok = true;
+      expected.table = spec.tables[e.table].name;
+      for (size_t m = 0; m < n; ++m)
+        if (!values[m].empty()) expected.pairs.emplace_back(rows.header[model.columns[m]], std::string(values[m]));
+      if (encoded.truncated) {
+        ++truncated;
+        expected.pairs.resize(encoded.pairs_kept);  // the kept prefix must still be exact
+      }
+      ++checked[split];
+      if (decoded == expected) ++exact[split];
+    }
+    d.stay_offsets.push_back(d.event_minutes.size());
+    progress.advance();
+  }
+  progress.finish();
+
+  for (size_t s = 0; s < p.cohort.stays.size(); ++s) {
+    const CohortStay& st = p.cohort.stays[s];
+    d.stays.push_back({st.stay_id, st.patient_id, st.admission_id, p.splits[s], std::isnan(st.age) ? 0.0 : st.age, st.gender});
+  }
+  for (const auto& t : spec.tables) d.table_names.push_back(t.name);
+  int max_events = spec.max_events_per_stay > 0 ? spec.max_events_per_stay : percentile95(train_counts);
+  int64_t beyond_cap = 0;
+  for (size_t s = 0; s < per_stay.size(); ++s)
+    beyond_cap += std::max<int64_t>(0, static_cast<int64_t>(per_stay[s].size()) - max_events);
+  d.columns = column_metadata(p);
+  d.manifest = {{"dataset", spec.name},
+                {"window_hours", spec.window_hours},
+                {"time_kind", spec.time_kind == TimeKind::kDatetime ? "datetime" : "minutes"},
+                {"max_tokens_per_event", spec.max_tokens_per_event},
+                {"max_events_per_stay", max_events},
+                {"min_patients_for_token", spec.min_patients_for_token},
+                {"decimals", spec.decimals},
+                {"split_seed", spec.split_seed},
+                {"vocab_size", d.vocab.size()},
+                {"num_token_types", kNumTokenTypes},
+                {"num_dpe", kNumDpe},
+                {"stays", d.stays.size()},
+                {"events", d.num_events()},
+                {"tokens", d.tokens.size()}};
+  log_info("prepare: writing {}", (work / "dataset").string());
+  d.save(work / "dataset");
+  DbSchema schema = make_schema(p);
+  write_real_splits(p, schema, work / "real");
+  write_resolved_config(config, work / "config.toml");
+
+  std::set<std::string> patients;
+  for (const auto& st : p.cohort.stays) patients.insert(st.patient_id);
+  nlohmann::json splits = nlohmann::json::object(), rates = nlohmann::json::object();
+  for (int s = 0; s < 3; ++s) {
+    splits[split_name(static_cast<Split>(s))] = std::count(p.splits.begin(), p.splits.end(), static_cast<Split>(s));
+    rates[split_name(static_cast<Split>(s))] = checked[s] ? static_cast<double>(exact[s]) / static_cast<double>(checked[s]) : 1.0;
+  }
+  nlohmann::json per_table = nlohmann::json::object();
+  for (size_t t = 0; t < p.tables.size(); ++t) per_table[spec.tables[t].name] = events_per_table[t];
+  nlohmann::json input_files = nlohmann::json::object();
+  input_files[spec.cohort.stays_file.string()] = file_crc32(spec.cohort.stays_file);
+  if (!spec.cohort.patients_file.empty()) input_files[spec.cohort.patients_file.string()] = file_crc32(spec.cohort.patients_file);
+  for (const auto& t : spec.tables) {
+    input_files[t.file.string()] = file_crc32(t.file);
+    if (t.dictionary) input_files[t.dictionary->file.string()] = file_crc32(t.dictionary->file);
+  }
+  int64_t all_checked = checked[0] + checked[1] + checked[2], all_exact = exact[0] + exact[1] + exact[2];
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  nlohmann::json summary = {
+      {"dataset", spec.name},
+      {"stays", d.stays.size()},
+      {"patients", patients.size()},
+      {"events", d.num_events()},
+      {"events_per_table", per_table},
+      {"tokens", d.tokens.size()},
+      {"vocab_size", d.vocab.size()},
+      {"max_events_per_stay", max_events},
+      {"events_beyond_max_events_per_stay", beyond_cap},
+      {"truncated_events", truncated},
+      {"roundtrip_exact_rate", all_checked ? static_cast<double>(all_exact) / static_cast<double>(all_checked) : 1.0},
+      {"roundtrip_exact_rate_by_split", rates},
+      {"splits", splits},
+      {"cohort_funnel", funnel},
+      {"tables", table_stats},
+      {"seconds", seconds},
+      {"peak_rss_mb", peak_rss_mb()},
+      {"config", fs::absolute(config.path).string()},
+      {"split_seed", spec.split_seed},
+      {"input_files_crc32", input_files},
+      {"rawmed_version", RAWMED_VERSION}};
+  write_json_atomic(work / "prepare.json", summary);
+  log_info("prepare: {} stays of {} patients, {} events, vocab {}, round-trip exact {:.6f}, {:.1f} s",
+           d.stays.size(), patients.size(), d.num_events(), d.vocab.size(), summary["roundtrip_exact_rate"].get<double>(),
+           seconds);
+  return summary;
+}
+
+}  // namespace rawmed

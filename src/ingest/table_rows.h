@@ -1,0 +1,38 @@
+#pragma once
+// The rows of one event table kept by prepare (cohort stays, inside the window), stored compactly:
+// all field bytes in one arena, so memory grows with the output, not with the input table.
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace rawmed {
+
+struct TableRows {
+  std::vector<std::string> header;
+  std::string arena;
+  std::vector<uint64_t> row_begin;     // arena offset of each row's first field
+  std::vector<uint32_t> field_end;     // per row, header.size() end offsets relative to row_begin
+  std::vector<int32_t> stay;           // cohort stay index
+  std::vector<int32_t> minute;         // minutes since ICU admission
+  std::vector<int64_t> source_row;     // 0-based data record index in the file
+
+  size_t size() const { return stay.size(); }
+  void add(const std::vector<std::string_view>& fields, int32_t stay_index, int32_t minutes, int64_t source) {
+    row_begin.push_back(arena.size());
+    for (auto f : fields) {
+      arena.append(f);
+      field_end.push_back(static_cast<uint32_t>(arena.size() - row_begin.back()));
+    }
+    stay.push_back(stay_index);
+    minute.push_back(minutes);
+    source_row.push_back(source);
+  }
+  std::string_view field(size_t row, size_t column) const {
+    const uint32_t* ends = &field_end[row * header.size()];
+    uint32_t begin = column == 0 ? 0 : ends[column - 1];
+    return std::string_view(arena).substr(row_begin[row] + begin, ends[column] - begin);
+  }
+};
+
+}  // namespace rawmed

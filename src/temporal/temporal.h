@@ -1,0 +1,60 @@
+#pragma once
+// Stage 2: the temporal model and sampling. Torch-free interface; implementation in src/temporal/.
+#include "common/train_args.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace rawmed::temporal {
+
+// `rawmed train --stage temporal`: trains on WORK/codec/codes.bin + WORK/dataset times,
+// writes WORK/temporal/{model.pt,train.json}.
+void run_training(const TrainArgs& args);
+
+struct SampleOptions {
+  int64_t n = 100;            // exactly this many stays
+  double temperature = 1.0;
+  int top_k = 250;
+  double top_p = 1.0;         // 1: off
+  uint64_t seed = 0;
+  int batch_size = 64;
+  std::string device = "cpu";
+  int threads = 0;
+  std::string gender;         // optional conditioning (empty: unconditional)
+  std::string age_group;      // optional conditioning, e.g. "65+"
+};
+
+// Sampled stays: stay s has events [stay_offsets[s], stay_offsets[s+1]); event e has
+// event_minutes[e] and codes[e*P*D, (e+1)*P*D) (codes.bin layout).
+struct SampledStays {
+  std::vector<uint64_t> stay_offsets;
+  std::vector<int32_t> event_minutes;
+  std::vector<uint16_t> codes;
+  int positions = 0, depth = 0, codebook_size = 0;
+  int time_resolution_minutes = 0, max_events = 0;  // of the model that sampled them
+  int64_t stays_hit_length_cap = 0;
+  int64_t tokens = 0;
+  double seconds = 0;
+  // Per stay, when the model is conditioned (else empty): sampled or requested gender value and
+  // age group ("18-44", "45-64", "65-79", "80+").
+  std::vector<std::string> genders, age_groups;
+
+  size_t num_stays() const { return stay_offsets.empty() ? 0 : stay_offsets.size() - 1; }
+};
+
+SampledStays sample_stays(const std::filesystem::path& work, const SampleOptions& options);
+// WORK/samples/{codes.bin,event_minutes.bin,stay_offsets.bin,sample.json} (docs/formats/temporal.md).
+// `extra` is merged into sample.json (e.g. the comparison with the train split).
+void save_samples(const std::filesystem::path& dir, const SampledStays& samples, const SampleOptions& options,
+                  const nlohmann::json& extra = nlohmann::json::object());
+SampledStays load_samples(const std::filesystem::path& dir);
+
+// Kolmogorov-Smirnov statistics of events per stay and of time gaps between consecutive events
+// (at the model's time resolution, events capped at E) against the train split of WORK/dataset.
+nlohmann::json compare_with_train(const std::filesystem::path& work, const SampledStays& samples);
+
+}  // namespace rawmed::temporal
