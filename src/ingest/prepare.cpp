@@ -26,7 +26,11 @@
 namespace rawmed {
 namespace {
 
-using Dictionary = std::unordered_map<std::string, std::string>;
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+using Dictionary = std::unordered_map<std::string, std::string, StringHash, std::equal_to<>>;
 
 Dictionary load_dictionary(const DictionarySpec& spec) {
   CsvReader csv(spec.file.string());
@@ -121,26 +125,28 @@ struct TableModel {
   uint16_t table_token = 0;
 };
 
-// The value of a modelled column as serialized: dictionary label, canonical number, or the text.
-// Returns a view into `scratch` or into the row storage.
-std::string_view model_value(const TableRows& rows, const TableModel& model, size_t row, size_t m, int decimals,
-                             std::string* scratch) {
+// The value of a modelled column as serialized: dictionary label, canonical number, or the text
+// (a view into `scratch` or into the row storage). Returns true when it is spelled as a number.
+bool model_value(std::string_view raw, const TableModel& model, size_t m, int decimals, std::string* scratch,
+                 std::string_view* value) {
   int column = model.columns[m];
-  std::string_view raw = rows.field(row, column);
-  if (raw.empty()) return raw;
+  *value = raw;
+  if (raw.empty()) return false;
   if (column == model.dictionary_column && model.dictionary) {
-    auto it = model.dictionary->find(std::string(raw));
-    if (it != model.dictionary->end()) return it->second;
-    return raw;
+    auto it = model.dictionary->find(raw);
+    if (it != model.dictionary->end()) *value = it->second;
+    return false;
   }
   if (model.types[m] == ColumnType::kNumeric) {
+    if (is_canonical_number(raw, decimals)) return true;
     auto number = normalize_number(raw, decimals);
     if (number) {
       *scratch = std::move(*number);
-      return *scratch;
+      *value = *scratch;
+      return true;
     }
   }
-  return raw;
+  return false;
 }
 
 ColumnType infer_type(const std::vector<std::string_view>& values, bool is_item) {
@@ -249,38 +255,46 @@ void apply_min_events(Prepared& p, nlohmann::json& funnel) {
   for (const auto& [rule, n] : p.cohort.funnel) funnel.push_back({{"rule", rule}, {"stays", n}});
 }
 
-void build_models(Prepared& p, Vocab& vocab) {
-  const DatasetSpec& spec = *p.spec;
+// The modelled columns of a table: all but the link, the time, the cohort id columns and the
+// configured drops. `type_of(column index)` gives each modelled column's type.
+template <typename TypeOf>
+TableModel make_table_model(const DatasetSpec& spec, const TableSpec& ts, const std::vector<std::string>& header,
+                            const Dictionary* dictionary, Vocab& vocab, TypeOf&& type_of) {
   std::set<std::string> id_columns = {spec.cohort.stay_id, spec.cohort.patient_id, spec.cohort.admission_id};
-  for (size_t t = 0; t < spec.tables.size(); ++t) {
-    const TableSpec& ts = spec.tables[t];
+  auto index_of = [&](const std::string& name) {
+    auto it = std::find(header.begin(), header.end(), name);
+    return it == header.end() ? -1 : static_cast<int>(it - header.begin());
+  };
+  TableModel model;
+  model.table_token = vocab.add(ts.name, TokenKind::kTable);
+  if (ts.dictionary) {
+    model.dictionary_column = index_of(ts.dictionary->column);
+    model.dictionary = dictionary;
+  }
+  model.item_column = ts.item_column.empty() ? -1 : index_of(ts.item_column);
+  for (size_t c = 0; c < header.size(); ++c) {
+    const std::string& name = header[c];
+    bool dropped = name == ts.link_column || name == ts.time_column || id_columns.count(name) ||
+                   std::find(ts.drop.begin(), ts.drop.end(), name) != ts.drop.end();
+    if (dropped) continue;
+    model.columns.push_back(static_cast<int>(c));
+    auto forced = ts.types.find(name);
+    model.types.push_back(forced != ts.types.end() ? forced->second : type_of(static_cast<int>(c), model));
+    model.column_tokens.push_back(vocab.add(name, TokenKind::kColumn));
+  }
+  return model;
+}
+
+void build_models(Prepared& p, Vocab& vocab) {
+  for (size_t t = 0; t < p.spec->tables.size(); ++t) {
     const TableRows& rows = p.tables[t];
-    TableModel model;
-    model.table_token = vocab.add(ts.name, TokenKind::kTable);
-    if (ts.dictionary) {
-      model.dictionary_column = static_cast<int>(std::find(rows.header.begin(), rows.header.end(), ts.dictionary->column) - rows.header.begin());
-      model.dictionary = &p.dictionaries[t];
-    }
-    model.item_column = ts.item_column.empty() ? -1 : static_cast<int>(std::find(rows.header.begin(), rows.header.end(), ts.item_column) - rows.header.begin());
-    for (size_t c = 0; c < rows.header.size(); ++c) {
-      const std::string& name = rows.header[c];
-      bool dropped = name == ts.link_column || name == ts.time_column || id_columns.count(name) ||
-                     std::find(ts.drop.begin(), ts.drop.end(), name) != ts.drop.end();
-      if (dropped) continue;
-      model.columns.push_back(static_cast<int>(c));
-      auto forced = ts.types.find(name);
-      if (forced != ts.types.end()) {
-        model.types.push_back(forced->second);
-      } else {
-        std::vector<std::string_view> values;
-        for (size_t r = 0; r < rows.size(); ++r)
-          if (p.splits[rows.stay[r]] == kTrain && !rows.field(r, c).empty()) values.push_back(rows.field(r, c));
-        bool is_code = static_cast<int>(c) == model.item_column || static_cast<int>(c) == model.dictionary_column;
-        model.types.push_back(infer_type(values, is_code));
-      }
-      model.column_tokens.push_back(vocab.add(name, TokenKind::kColumn));
-    }
-    p.models.push_back(std::move(model));
+    auto infer = [&](int c, const TableModel& model) {
+      std::vector<std::string_view> values;
+      for (size_t r = 0; r < rows.size(); ++r)
+        if (p.splits[rows.stay[r]] == kTrain && !rows.field(r, c).empty()) values.push_back(rows.field(r, c));
+      return infer_type(values, c == model.item_column || c == model.dictionary_column);
+    };
+    p.models.push_back(make_table_model(*p.spec, p.spec->tables[t], rows.header, &p.dictionaries[t], vocab, infer));
   }
 }
 
@@ -297,10 +311,9 @@ void build_value_vocab(const Prepared& p, Vocab& vocab) {
       const std::string& pid = p.cohort.stays[rows.stay[r]].patient_id;
       int32_t patient = patient_index.emplace(pid, static_cast<int32_t>(patient_index.size())).first->second;
       for (size_t m = 0; m < model.columns.size(); ++m) {
-        std::string_view value = model_value(rows, model, r, m, p.spec->decimals, &scratch);
-        if (value.empty()) continue;
-        bool numeric_value = model.types[m] == ColumnType::kNumeric && normalize_number(value, p.spec->decimals);
-        if (numeric_value) continue;
+        std::string_view value;
+        bool numeric_value = model_value(rows.field(r, model.columns[m]), model, m, p.spec->decimals, &scratch, &value);
+        if (value.empty() || numeric_value) continue;
         values.add(value, patient);
         for_each_piece(value, [&](std::string_view piece, bool is_word) {
           if (is_word && piece.size() > 1) words.add(piece, patient);
@@ -331,7 +344,8 @@ nlohmann::json column_metadata(const Prepared& p) {
       for (size_t r = 0; r < rows.size(); ++r) {
         if (p.splits[rows.stay[r]] != kTrain) continue;
         ++n;
-        std::string_view value = model_value(rows, model, r, m, p.spec->decimals, &scratch);
+        std::string_view value;
+        model_value(rows.field(r, model.columns[m]), model, m, p.spec->decimals, &scratch, &value);
         if (value.empty()) {
           ++nulls;
           continue;
@@ -343,7 +357,9 @@ nlohmann::json column_metadata(const Prepared& p) {
           lo = std::min(lo, x);
           hi = std::max(hi, x);
           if (item_m >= 0 && item_m != static_cast<int>(m)) {
-            std::string item(model_value(rows, model, r, static_cast<size_t>(item_m), p.spec->decimals, &item_scratch));
+            std::string_view item_view;
+            model_value(rows.field(r, model.columns[static_cast<size_t>(item_m)]), model, static_cast<size_t>(item_m), p.spec->decimals, &item_scratch, &item_view);
+            std::string item(item_view);
             auto [it, inserted] = item_ranges.emplace(item, std::make_pair(x, x));
             if (!inserted) it->second = {std::min(it->second.first, x), std::max(it->second.second, x)};
           }
@@ -457,6 +473,41 @@ void write_real_splits(const Prepared& p, const DbSchema& schema, const fs::path
 
 }  // namespace
 
+EncodeThroughput encode_all_rows(const Config& config, const Dataset& dataset) {
+  const DatasetSpec& spec = config.dataset;
+  EncodeThroughput result;
+  auto start = std::chrono::steady_clock::now();
+  Vocab vocab = dataset.vocab;  // tables and columns are already in it: adding finds them
+  for (size_t t = 0; t < spec.tables.size(); ++t) {
+    const TableSpec& ts = spec.tables[t];
+    Dictionary dictionary = ts.dictionary ? load_dictionary(*ts.dictionary) : Dictionary{};
+    CsvReader csv(ts.file.string());
+    std::map<std::string, ColumnType> types;
+    for (const auto& c : dataset.columns.at("tables").at(t).at("columns"))
+      types[c.at("name")] = *parse_column_type(c.at("type").get<std::string>());
+    auto lookup = [&](int c, const TableModel&) {
+      auto it = types.find(csv.header()[c]);
+      return it == types.end() ? ColumnType::kText : it->second;
+    };
+    TableModel model = make_table_model(spec, ts, csv.header(), &dictionary, vocab, lookup);
+    EventEncoder encoder(vocab, spec.max_tokens_per_event);
+    EncodedEvent encoded;
+    size_t n = model.columns.size();
+    std::vector<std::string_view> values(n);
+    std::vector<std::string> scratch(n);
+    std::vector<bool> numeric(n);
+    while (csv.next()) {
+      for (size_t m = 0; m < n; ++m)
+        numeric[m] = model_value(csv.field(model.columns[m]), model, m, spec.decimals, &scratch[m], &values[m]);
+      encoder.encode(model.table_token, model.column_tokens, values, numeric, &encoded);
+      ++result.rows;
+      result.tokens += static_cast<int64_t>(encoded.tokens.size());
+    }
+  }
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return result;
+}
+
 void write_resolved_config(const Config& config, const fs::path& path) {
   toml::table root = config.root;
   fs::path dataset_root = config.path.parent_path() / root["dataset"]["root"].value_or(std::string("."));
@@ -538,10 +589,7 @@ nlohmann::json prepare(const Config& config, const fs::path& work) {
       values.resize(n);
       scratch.resize(n);
       numeric.resize(n);
-      for (size_t m = 0; m < n; ++m) {
-        values[m] = model_value(rows, model, e.row, m, spec.decimals, &scratch[m]);
-        numeric[m] = model.types[m] == ColumnType::kNumeric && normalize_number(values[m], spec.decimals).has_value();
-      }
+      for (size_t m = 0; m < n; ++m) numeric[m] = model_value(rows.field(e.row, model.columns[m]), model, m, spec.decimals, &scratch[m], &values[m]);
       encoder.encode(model.table_token, model.column_tokens, values, numeric, &encoded);
       d.tokens.insert(d.tokens.end(), encoded.tokens.begin(), encoded.tokens.end());
       d.types.insert(d.types.end(), encoded.types.begin(), encoded.types.end());

@@ -7,10 +7,20 @@
 
 #include <filesystem>
 
+#include "text/dataset.h"
+
 namespace rawmed {
 
 // Returns the prepare.json summary (also written to WORK/prepare.json).
 nlohmann::json prepare(const Config& config, const std::filesystem::path& work);
+
+// Reads every row of every event table and encodes it with the vocabulary and column types of a
+// prepared dataset, ignoring cohort and window: the throughput figure of bench/prepare_bench.
+struct EncodeThroughput {
+  int64_t rows = 0, tokens = 0;
+  double seconds = 0;
+};
+EncodeThroughput encode_all_rows(const Config& config, const Dataset& dataset);
 
 // Writes `config` to `path` as TOML with dataset.root made absolute, so that later stages can
 // reload it from the work folder.

@@ -20,6 +20,10 @@ std::optional<std::string> normalize_number(std::string_view text, int decimals)
 // DPE id of every byte of `text`: digits and points of number groups (digits with at most one
 // point followed by digits) get their place; everything else kDpeNone.
 std::vector<uint8_t> digit_places(std::string_view text);
+void digit_places(std::string_view text, std::vector<uint8_t>* out);  // no allocation when reused
+
+// True when `text` is already the canonical form normalize_number would give (fast path).
+bool is_canonical_number(std::string_view text, int decimals);
 
 // Word pieces: a run of ASCII letters, optionally with one leading space, is one piece.
 // Calls `piece(text, is_word)` for each piece in order; non-word pieces are single bytes.
@@ -64,10 +68,10 @@ class EventEncoder {
               const std::vector<std::string_view>& values, const std::vector<bool>& numeric, EncodedEvent* out);
 
  private:
-  void append_value(std::string_view value, bool numeric);
+  void append_value(std::string_view value, bool numeric, EncodedEvent* out);
   const Vocab& vocab_;
   int max_tokens_;
-  EncodedEvent pair_;  // tokens of the current (column, value) pair
+  std::vector<uint8_t> places_;  // digit places of the current value
 };
 
 }  // namespace rawmed

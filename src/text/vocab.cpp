@@ -7,11 +7,6 @@
 
 namespace rawmed {
 namespace {
-std::string key_of(TokenKind kind, std::string_view text) {
-  std::string key(1, static_cast<char>(kind));
-  key.append(text);
-  return key;
-}
 constexpr const char* kKindNames[] = {"pad", "sep", "byte", "table", "column", "value", "word"};
 }  // namespace
 
@@ -24,19 +19,20 @@ Vocab::Vocab() {
 }
 
 uint16_t Vocab::add(std::string text, TokenKind kind) {
-  std::string key = key_of(kind, text);
-  auto it = index_.find(key);
-  if (it != index_.end()) return it->second;
+  auto& index = index_[static_cast<int>(kind)];
+  auto it = index.find(std::string_view(text));
+  if (it != index.end()) return it->second;
   if (tokens_.size() >= 65535) fail("vocabulary exceeds 65535 tokens");
   auto id = static_cast<uint16_t>(tokens_.size());
   tokens_.push_back({std::move(text), kind});
-  index_.emplace(std::move(key), id);
+  index.emplace(tokens_.back().text, id);
   return id;
 }
 
 int Vocab::find(TokenKind kind, std::string_view text) const {
-  auto it = index_.find(key_of(kind, text));
-  return it == index_.end() ? -1 : it->second;
+  const auto& index = index_[static_cast<int>(kind)];
+  auto it = index.find(text);
+  return it == index.end() ? -1 : it->second;
 }
 
 DecodedEvent Vocab::decode_event(const uint16_t* tokens, const uint8_t* types, size_t n) const {

@@ -53,8 +53,13 @@ class Vocab {
   static Vocab load(const std::filesystem::path& path);
 
  private:
+  struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
   std::vector<Token> tokens_;
-  std::unordered_map<std::string, uint16_t> index_;  // key: kind byte + text
+  // One index per token kind; heterogeneous lookup so that find() does not allocate.
+  std::unordered_map<std::string, uint16_t, StringHash, std::equal_to<>> index_[7];
 };
 
 const char* token_kind_name(TokenKind kind);
