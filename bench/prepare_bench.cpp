@@ -43,6 +43,9 @@ nlohmann::json in_child(const std::function<nlohmann::json()>& work) {
   wait4(pid, &status, 0, &usage);
   nlohmann::json result = text.empty() ? nlohmann::json::object() : nlohmann::json::parse(text);
   result["peak_rss_mb"] = static_cast<double>(usage.ru_maxrss) / 1024.0;
+  // CPU time of the child: on a shared machine wall time also counts waiting for a core.
+  result["cpu_seconds"] = static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+                          static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) * 1e-6;
   return result;
 }
 
@@ -91,6 +94,7 @@ void report(benchmark::State& state, const nlohmann::json& r, const std::string&
   state.counters["events_per_s"] = r.value(count_key, 0.0) / seconds;
   state.counters["tokens_per_s"] = r.value("tokens", 0.0) / seconds;
   state.counters["events"] = r.value(count_key, 0.0);
+  state.counters["events_per_cpu_s"] = r.value(count_key, 0.0) / r.value("cpu_seconds", 1.0);
   state.counters["peak_rss_mb"] = r.value("peak_rss_mb", 0.0);
 }
 

@@ -164,13 +164,16 @@ ColumnType infer_type(const std::vector<std::string_view>& values, bool is_item)
   return ColumnType::kText;
 }
 
-// Patient counts per string, for the k-patients vocabulary rule.
+// Patient counts per string, for the k-patients vocabulary rule. Strings must be added patient
+// by patient (all of one patient's strings before the next patient's), so that remembering the
+// last patient per string is enough to count each patient once.
 class PatientCounter {
  public:
   void add(std::string_view text, int32_t patient) {
-    auto& entry = counts_[std::string(text)];
-    if (entry.last_patient != patient && seen_.insert({std::string(text), patient}).second) ++entry.patients;
-    entry.last_patient = patient;
+    auto it = counts_.find(text);
+    if (it == counts_.end()) it = counts_.emplace(std::string(text), Entry{}).first;
+    if (it->second.last_patient != patient) ++it->second.patients;
+    it->second.last_patient = patient;
   }
   std::vector<std::string> at_least(int k) const {
     std::vector<std::string> out;
@@ -185,8 +188,7 @@ class PatientCounter {
     int patients = 0;
     int32_t last_patient = -1;
   };
-  std::unordered_map<std::string, Entry> counts_;
-  std::set<std::pair<std::string, int32_t>> seen_;
+  std::unordered_map<std::string, Entry, StringHash, std::equal_to<>> counts_;
 };
 
 std::vector<Split> assign_splits(const Cohort& cohort, uint64_t seed) {
@@ -240,17 +242,7 @@ void apply_min_events(Prepared& p, nlohmann::json& funnel) {
   }
   kept.funnel.push_back({fmt::format("at_least_{}_events", p.spec->min_events), static_cast<int64_t>(kept.stays.size())});
   kept.rebuild_index();
-  for (auto& t : p.tables) {
-    TableRows out;
-    out.header = t.header;
-    std::vector<std::string_view> fields(t.header.size());
-    for (size_t r = 0; r < t.size(); ++r) {
-      if (remap[t.stay[r]] < 0) continue;
-      for (size_t c = 0; c < fields.size(); ++c) fields[c] = t.field(r, c);
-      out.add(fields, remap[t.stay[r]], t.minute[r], t.source_row[r]);
-    }
-    t = std::move(out);
-  }
+  for (auto& t : p.tables) t.keep_stays(remap);
   p.cohort = std::move(kept);
   for (const auto& [rule, n] : p.cohort.funnel) funnel.push_back({{"rule", rule}, {"stays", n}});
 }
@@ -300,16 +292,20 @@ void build_models(Prepared& p, Vocab& vocab) {
 
 // Whole values and word pieces seen in at least k patients of the train split.
 void build_value_vocab(const Prepared& p, Vocab& vocab) {
+  // Train rows grouped by patient, across tables.
+  std::unordered_map<std::string, std::vector<std::pair<uint8_t, uint32_t>>> rows_of_patient;
+  for (size_t t = 0; t < p.tables.size(); ++t)
+    for (size_t r = 0; r < p.tables[t].size(); ++r)
+      if (p.splits[p.tables[t].stay[r]] == kTrain)
+        rows_of_patient[p.cohort.stays[p.tables[t].stay[r]].patient_id].emplace_back(static_cast<uint8_t>(t),
+                                                                                    static_cast<uint32_t>(r));
   PatientCounter values, words;
-  std::unordered_map<std::string, int32_t> patient_index;
   std::string scratch;
-  for (size_t t = 0; t < p.tables.size(); ++t) {
-    const TableRows& rows = p.tables[t];
-    const TableModel& model = p.models[t];
-    for (size_t r = 0; r < rows.size(); ++r) {
-      if (p.splits[rows.stay[r]] != kTrain) continue;
-      const std::string& pid = p.cohort.stays[rows.stay[r]].patient_id;
-      int32_t patient = patient_index.emplace(pid, static_cast<int32_t>(patient_index.size())).first->second;
+  int32_t patient = 0;
+  for (const auto& [patient_id, rows_of] : rows_of_patient) {
+    for (auto [t, r] : rows_of) {
+      const TableRows& rows = p.tables[t];
+      const TableModel& model = p.models[t];
       for (size_t m = 0; m < model.columns.size(); ++m) {
         std::string_view value;
         bool numeric_value = model_value(rows.field(r, model.columns[m]), model, m, p.spec->decimals, &scratch, &value);
@@ -320,6 +316,7 @@ void build_value_vocab(const Prepared& p, Vocab& vocab) {
         });
       }
     }
+    ++patient;
   }
   for (auto& v : values.at_least(p.spec->min_patients_for_token)) vocab.add(std::move(v), TokenKind::kValue);
   for (auto& w : words.at_least(p.spec->min_patients_for_token)) vocab.add(std::move(w), TokenKind::kWord);

@@ -2,6 +2,7 @@
 // The rows of one event table kept by prepare (cohort stays, inside the window), stored compactly:
 // all field bytes in one arena, so memory grows with the output, not with the input table.
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,6 +28,30 @@ struct TableRows {
     stay.push_back(stay_index);
     minute.push_back(minutes);
     source_row.push_back(source);
+  }
+  // Keeps the rows whose stay maps to a non-negative index in `remap`, renumbering their stays;
+  // compacts in place so that no second copy of the table is made.
+  void keep_stays(const std::vector<int32_t>& remap) {
+    size_t n_fields = header.size(), out = 0;
+    uint64_t arena_out = 0;
+    for (size_t r = 0; r < size(); ++r) {
+      if (remap[stay[r]] < 0) continue;
+      uint64_t bytes = n_fields ? field_end[r * n_fields + n_fields - 1] : 0;
+      if (arena_out != row_begin[r]) std::memmove(arena.data() + arena_out, arena.data() + row_begin[r], bytes);
+      std::memmove(&field_end[out * n_fields], &field_end[r * n_fields], n_fields * sizeof(uint32_t));
+      row_begin[out] = arena_out;
+      stay[out] = remap[stay[r]];
+      minute[out] = minute[r];
+      source_row[out] = source_row[r];
+      arena_out += bytes;
+      ++out;
+    }
+    arena.resize(arena_out);
+    row_begin.resize(out);
+    field_end.resize(out * n_fields);
+    stay.resize(out);
+    minute.resize(out);
+    source_row.resize(out);
   }
   std::string_view field(size_t row, size_t column) const {
     const uint32_t* ends = &field_end[row * header.size()];

@@ -51,6 +51,7 @@ std::vector<uint8_t> digit_places(std::string_view text) {
 void digit_places(std::string_view text, std::vector<uint8_t>* out) {
   std::vector<uint8_t>& dpe = *out;
   dpe.assign(text.size(), kDpeNone);
+  if (text.find_first_of("0123456789") == std::string_view::npos) return;
   auto is_digit = [](char c) { return c >= '0' && c <= '9'; };
   size_t i = 0;
   while (i < text.size()) {
