@@ -3,7 +3,7 @@
 set -euo pipefail
 packages=(g++ cmake make ccache pkg-config zlib1g-dev libfmt-dev nlohmann-json3-dev libtomlplusplus-dev
           libcli11-dev libgtest-dev libbenchmark-dev libxgboost-dev libtorch-dev
-          libopenblas0-openmp libopenblas0-pthread)
+          libopenblas0-openmp libopenblas0-pthread gnuplot-nox)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

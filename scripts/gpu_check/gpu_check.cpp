@@ -9,23 +9,32 @@
 #include "temporal/temporal.h"
 
 #include <cstdio>
+#include <cstdlib>
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: gpu_check CONFIG WORK [DEVICE]\n");
+    std::fprintf(stderr, "usage: gpu_check CONFIG WORK [DEVICE [PRESET [MAX_MINUTES]]]\n");
     return 2;
   }
   std::string device = argc > 3 ? argv[3] : "cuda";
+  std::string preset = argc > 4 ? argv[4] : "tiny";
+  double max_minutes = argc > 5 ? std::atof(argv[5]) : 0;
   try {
     std::printf("runtime: %s\n", rawmed::torch_runtime_info().dump().c_str());
     rawmed::prepare(rawmed::load_config(argv[1]), argv[2]);
     rawmed::TrainArgs args;
     args.work = argv[2];
-    args.preset = "tiny";
+    args.preset = preset;
     args.device = device;
-    args.max_epochs = 2;
+    args.max_epochs = preset == "tiny" ? 2 : -1;
+    args.max_minutes = max_minutes;
     rawmed::codec::run_training(args);
-    std::printf("codec: %s\n", rawmed::read_json(args.work / "codec" / "train.json").dump().substr(0, 1500).c_str());
+    auto codec = rawmed::read_json(args.work / "codec" / "train.json");
+    for (const char* key : {"train_exact_event_rate", "valid_exact_event_rate", "test_exact_event_rate",
+                            "valid_token_accuracy", "numeric_value_exact_rate", "categorical_value_exact_rate",
+                            "codebook_usage", "best_epoch", "events_per_second"})
+      if (codec.contains(key)) std::printf("codec %s: %s\n", key, codec[key].dump().c_str());
+    if (preset != "tiny") return 0;
     rawmed::temporal::run_training(args);
     std::printf("temporal: %s\n", rawmed::read_json(args.work / "temporal" / "train.json").dump().substr(0, 1500).c_str());
     rawmed::temporal::SampleOptions options;

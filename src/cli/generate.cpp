@@ -1,15 +1,38 @@
-// Placeholder: implemented by its stage's issue.
+// `rawmed generate --work DIR --n N --out OUT`: sample, decode, validate, write a synthetic database.
 #include "cli/commands.h"
-#include "common/error.h"
+#include "common/log.h"
+#include "generate/generate.h"
 
 #include <CLI/CLI.hpp>
+
+#include <memory>
 
 namespace rawmed::cli {
 
 void add_generate_command(CLI::App& app) {
-  auto* cmd = app.add_subcommand("generate", "(not implemented yet)");
-  cmd->allow_extras();
-  cmd->callback([] { fail("'generate' is not implemented yet"); });
+  auto* cmd = app.add_subcommand("generate", "Sample stays, validate them and write a synthetic database");
+  auto args = std::make_shared<generate::GenerateArgs>();
+  auto quiet = std::make_shared<bool>(false);
+  auto temperature = std::make_shared<double>(0), top_p = std::make_shared<double>(0);
+  auto top_k = std::make_shared<int>(0);
+  cmd->add_option("--work", args->work, "working folder (trained codec and temporal model)")->required();
+  cmd->add_option("--n", args->n, "valid stays to write (default: as many as the real train split)");
+  cmd->add_option("--out", args->out, "output database folder (default: WORK/synthetic)");
+  cmd->add_option("--config", args->config, "dataset spec (default: WORK/config.toml)");
+  cmd->add_option("--seed", args->seed, "random seed");
+  cmd->add_option("--device", args->device, "cpu or cuda");
+  cmd->add_option("--threads", args->threads, "CPU threads (0: all cores)");
+  auto* t = cmd->add_option("--temperature", *temperature, "sampling temperature (default: [generate] temperature)");
+  auto* k = cmd->add_option("--top-k", *top_k, "top-k sampling (default: [generate] top_k)");
+  auto* p = cmd->add_option("--top-p", *top_p, "nucleus sampling (default: [generate] top_p)");
+  cmd->add_flag("--quiet", *quiet, "no progress output");
+  cmd->callback([=] {
+    set_quiet(*quiet);
+    if (t->count()) args->temperature = *temperature;
+    if (k->count()) args->top_k = *top_k;
+    if (p->count()) args->top_p = *top_p;
+    generate::run_generate(*args);
+  });
 }
 
 }  // namespace rawmed::cli

@@ -1,15 +1,215 @@
-// Placeholder: implemented by its stage's issue.
+// `rawmed run --config FILE --work DIR [--n N] [--preset demo|paper|tiny]`: prepare -> train codec ->
+// train temporal -> generate -> evaluate, skipping every stage that is up to date.
+//
+// A stage is up to date when WORK/run/<stage>.json (written when it finished) records the same
+// inputs as now and its outputs still have the recorded CRC-32s. A stage's inputs are its settings
+// (its config section, preset, seed, n) and the CRC-32s of the files it reads, which are the
+// outputs of the stage before it (for prepare: the config's dataset part and the raw input
+// files). So editing [temporal] reruns temporal, generate and evaluate, and nothing else.
 #include "cli/commands.h"
+#include "codec/codec.h"
 #include "common/error.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "common/train_args.h"
+#include "generate/generate.h"
+#include "ingest/config.h"
+#include "ingest/prepare.h"
+#include "temporal/temporal.h"
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <sstream>
 
 namespace rawmed::cli {
+namespace {
+
+struct RunArgs {
+  fs::path config, work;
+  int64_t n = 0;
+  std::string preset = "demo";
+  uint64_t seed = 0;
+  int threads = 0;
+  std::string device = "cpu";
+  bool quiet = false;
+  bool force = false;
+  double max_train_minutes = 0;  // per training stage; 0: the preset's own limits
+};
+
+std::string toml_text(const toml::table& table) {
+  std::ostringstream out;
+  out << toml::json_formatter{table};
+  return out.str();
+}
+
+nlohmann::json crcs(const fs::path& root, const std::vector<std::string>& files) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& f : files) out[f] = fs::exists(root / f) ? file_crc32(root / f) : "missing";
+  return out;
+}
+
+struct Stage {
+  std::string name;
+  nlohmann::json inputs;
+  std::vector<std::string> outputs;  // relative to WORK
+  std::function<void()> run;
+};
+
+bool up_to_date(const fs::path& work, const Stage& stage) {
+  fs::path stamp = work / "run" / (stage.name + ".json");
+  if (!fs::exists(stamp)) return false;
+  nlohmann::json recorded;
+  try {
+    recorded = read_json(stamp);
+  } catch (const Error&) {
+    return false;
+  }
+  if (recorded.value("inputs", nlohmann::json()) != stage.inputs) return false;
+  for (const auto& f : stage.outputs)
+    if (!fs::exists(work / f)) return false;
+  return recorded.value("outputs", nlohmann::json()) == crcs(work, stage.outputs);
+}
+
+void run_pipeline(const RunArgs& args) {
+  using Clock = std::chrono::steady_clock;
+  auto start = Clock::now();
+  Config config = load_config(args.config);
+  const fs::path& work = args.work;
+  fs::create_directories(work / "run");
+
+  TrainArgs train;
+  train.work = work;
+  train.preset = args.preset;
+  train.device = args.device;
+  train.threads = args.threads;
+  train.seed = args.seed;
+  train.max_minutes = args.max_train_minutes;
+
+  // Prepare's inputs: the config without the stage sections, and every raw file it reads.
+  toml::table dataset_part = config.root;
+  for (const char* section : {"codec", "temporal", "generate", "evaluate"}) dataset_part.erase(section);
+  nlohmann::json raw_files = nlohmann::json::object();
+  const DatasetSpec& spec = config.dataset;
+  auto add_raw = [&](const fs::path& f) {
+    if (!f.empty()) raw_files[f.string()] = file_crc32(f);
+  };
+  add_raw(spec.cohort.stays_file);
+  add_raw(spec.cohort.patients_file);
+  for (const auto& t : spec.tables) {
+    add_raw(t.file);
+    if (t.dictionary) add_raw(t.dictionary->file);
+  }
+
+  const std::vector<std::string> prepare_out = {
+      "config.toml", "prepare.json", "dataset/manifest.json", "dataset/tokens.bin", "dataset/event_minutes.bin",
+      "dataset/columns.json", "real/train/schema.json", "real/test/schema.json"};
+  const std::vector<std::string> codec_out = {"codec/model.pt", "codec/codes.bin"};
+  const std::vector<std::string> temporal_out = {"temporal/model.pt"};
+  const std::vector<std::string> generate_out = {"synthetic/generate.json", "synthetic/cohort.csv.gz"};
+  const std::vector<std::string> evaluate_out = {"report/metrics.json"};
+  auto section = [&](const char* name) { return toml_text(config_section(config, name)); };
+
+  std::vector<Stage> stages;
+  stages.push_back({"prepare",
+                    {{"config", toml_text(dataset_part)}, {"raw_files", raw_files}},
+                    prepare_out,
+                    [&] { prepare(config, work); }});
+  stages.push_back({"codec",
+                    {{"section", section("codec")}, {"preset", args.preset}, {"seed", args.seed},
+                     {"max_minutes", args.max_train_minutes}},
+                    codec_out,
+                    [&] { codec::run_training(train); }});
+  stages.push_back({"temporal",
+                    {{"section", section("temporal")}, {"preset", args.preset}, {"seed", args.seed},
+                     {"max_minutes", args.max_train_minutes}},
+                    temporal_out,
+                    [&] { temporal::run_training(train); }});
+  stages.push_back({"generate",
+                    {{"section", section("generate")}, {"n", args.n}, {"seed", args.seed}},
+                    generate_out,
+                    [&] {
+                      generate::GenerateArgs g;
+                      g.work = work;
+                      g.n = args.n;
+                      g.seed = args.seed;
+                      g.device = args.device;
+                      g.threads = args.threads;
+                      generate::run_generate(g);
+                    }});
+  stages.push_back({"evaluate",
+                    {{"section", section("evaluate")}, {"seed", args.seed}},
+                    evaluate_out,
+                    [&] {
+                      // The evaluate command itself, run in this process, so both paths stay one.
+                      CLI::App app;
+                      add_evaluate_command(app);
+                      std::vector<std::string> argv = {"evaluate",
+                                                       "--real", (work / "real").string(),
+                                                       "--synthetic", (work / "synthetic").string(),
+                                                       "--out", (work / "report").string(),
+                                                       "--seed", std::to_string(args.seed),
+                                                       "--threads", std::to_string(args.threads),
+                                                       "--device", args.device};
+                      if (args.quiet) argv.push_back("--quiet");
+                      std::reverse(argv.begin(), argv.end());  // CLI11 takes a vector in reverse order
+                      app.parse(argv);
+                    }});
+
+  nlohmann::json summary = {{"config", args.config.string()}, {"preset", args.preset}, {"seed", args.seed},
+                            {"stages", nlohmann::json::array()}};
+  // Prepare's outputs feed codec and temporal (times); codec's feed temporal and generate; and so on.
+  std::vector<std::string> upstream;
+  for (auto& stage : stages) {
+    stage.inputs["upstream"] = crcs(work, upstream);
+    bool skip = !args.force && up_to_date(work, stage);
+    auto t0 = Clock::now();
+    if (skip) {
+      log_info("run: {}: up to date (inputs unchanged, outputs present), skipped", stage.name);
+    } else {
+      log_info("run: {}: running", stage.name);
+      fs::remove(work / "run" / (stage.name + ".json"));
+      stage.run();
+      for (const auto& f : stage.outputs)
+        if (!fs::exists(work / f)) fail("run: stage {} finished without writing {}", stage.name, (work / f).string());
+      write_json_atomic(work / "run" / (stage.name + ".json"),
+                        {{"inputs", stage.inputs}, {"outputs", crcs(work, stage.outputs)}});
+    }
+    double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    summary["stages"].push_back({{"stage", stage.name}, {"skipped", skip}, {"seconds", seconds}});
+    if (!skip) log_info("run: {}: done in {:.1f} s", stage.name, seconds);
+    upstream.insert(upstream.end(), stage.outputs.begin(), stage.outputs.end());
+  }
+  summary["seconds"] = std::chrono::duration<double>(Clock::now() - start).count();
+  write_json_atomic(work / "run" / "run.json", summary);
+  log_info("run: finished in {:.1f} s; synthetic database: {}, report: {}", summary["seconds"].get<double>(),
+           (work / "synthetic").string(), (work / "report").string());
+}
+
+}  // namespace
 
 void add_run_command(CLI::App& app) {
-  auto* cmd = app.add_subcommand("run", "(not implemented yet)");
-  cmd->allow_extras();
-  cmd->callback([] { fail("'run' is not implemented yet"); });
+  auto* cmd = app.add_subcommand("run", "prepare -> train codec -> train temporal -> generate -> evaluate (resumes)");
+  auto args = std::make_shared<RunArgs>();
+  cmd->add_option("--config", args->config, "dataset spec (TOML)")->required();
+  cmd->add_option("--work", args->work, "working folder for this run")->required();
+  cmd->add_option("--n", args->n, "synthetic stays (default: as many as the real train split)");
+  cmd->add_option("--preset", args->preset, "model size: paper, demo or tiny")
+      ->check(CLI::IsMember({"paper", "demo", "tiny"}));
+  cmd->add_option("--seed", args->seed, "random seed");
+  cmd->add_option("--threads", args->threads, "CPU threads (0: all cores)");
+  cmd->add_option("--device", args->device, "cpu or cuda");
+  cmd->add_option("--max-train-minutes", args->max_train_minutes, "wall-clock limit of each training stage (0: none)");
+  cmd->add_flag("--force", args->force, "rerun every stage even when up to date");
+  cmd->add_flag("--quiet", args->quiet, "no progress output");
+  cmd->callback([args] {
+    set_quiet(args->quiet);
+    run_pipeline(*args);
+  });
 }
 
 }  // namespace rawmed::cli

@@ -22,6 +22,7 @@ struct SampleOptions {
   double top_p = 1.0;         // 1: off
   uint64_t seed = 0;
   int batch_size = 64;
+  int min_events = 1;         // END only after this many events (e.g. the cohort's minimum)
   std::string device = "cpu";
   int threads = 0;
   std::string gender;         // optional conditioning (empty: unconditional)

@@ -1,0 +1,161 @@
+// codes.bin, model.pt, and decoding codes back to tokens.
+#include "codec/codec.h"
+#include "codec/trainer.h"
+#include "common/error.h"
+#include "common/fs.h"
+#include "common/torch_env.h"
+
+#include <cstring>
+#include <sstream>
+
+namespace rawmed::codec {
+namespace {
+
+constexpr char kCodesMagic[8] = {'R', 'M', 'C', 'O', 'D', 'E', 'S', '1'};
+constexpr size_t kCodesHeader = 32;
+constexpr const char* kModelFormat = "rawmed-codec-model/1";
+
+template <typename T>
+void put(std::string& out, T value) {
+  out.append(reinterpret_cast<const char*>(&value), sizeof(T));
+}
+template <typename T>
+T get(const std::string& in, size_t offset) {
+  T value;
+  std::memcpy(&value, in.data() + offset, sizeof(T));
+  return value;
+}
+
+}  // namespace
+
+void write_codes_file(const fs::path& path, const CodesFile& f) {
+  if (f.codes.size() != f.events * f.positions * f.depth)
+    fail("{}: {} codes for {} events x {} positions x {} depths", path.string(), f.codes.size(), f.events,
+         f.positions, f.depth);
+  std::string out(kCodesMagic, 8);
+  put<uint64_t>(out, f.events);
+  put<uint32_t>(out, f.positions);
+  put<uint32_t>(out, f.depth);
+  put<uint32_t>(out, f.codebook_size);
+  put<uint32_t>(out, 0);
+  out.append(reinterpret_cast<const char*>(f.codes.data()), f.codes.size() * sizeof(uint16_t));
+  write_file_atomic(path, out);
+}
+
+CodesFile read_codes_file(const fs::path& path) {
+  std::string in = read_file(path);
+  if (in.size() < kCodesHeader || std::memcmp(in.data(), kCodesMagic, 8) != 0)
+    fail("{}: not a codes file (magic RMCODES1 missing)", path.string());
+  CodesFile f;
+  f.events = get<uint64_t>(in, 8);
+  f.positions = get<uint32_t>(in, 16);
+  f.depth = get<uint32_t>(in, 20);
+  f.codebook_size = get<uint32_t>(in, 24);
+  size_t expected = kCodesHeader + f.events * f.positions * f.depth * sizeof(uint16_t);
+  if (in.size() != expected)
+    fail("{}: {} bytes, header says {} (truncated or corrupt)", path.string(), in.size(), expected);
+  f.codes.resize(f.events * f.positions * f.depth);
+  std::memcpy(f.codes.data(), in.data() + kCodesHeader, f.codes.size() * sizeof(uint16_t));
+  return f;
+}
+
+void save_model(const fs::path& path, RQVAE& model) {
+  nlohmann::json config = {{"codec", model->config.to_json()},
+                           {"vocab_tokens", model->sizes.tokens},
+                           {"types", model->sizes.types},
+                           {"dpe", model->sizes.dpe},
+                           {"tokens_per_event", model->sizes.length}};
+  torch::serialize::OutputArchive archive, weights;
+  archive.write("format", c10::IValue(std::string(kModelFormat)));
+  archive.write("config", c10::IValue(config.dump()));
+  model->save(weights);
+  archive.write("model", weights);
+  std::ostringstream bytes;
+  archive.save_to(bytes);
+  write_file_atomic(path, bytes.str());
+}
+
+RQVAE load_model(const fs::path& path, const torch::Device& device) {
+  if (!fs::exists(path)) fail("{}: no codec model; run `rawmed train --stage codec` first", path.string());
+  torch::serialize::InputArchive archive;
+  try {
+    archive.load_from(path.string(), device);
+  } catch (const c10::Error& e) {
+    fail("{}: not a readable codec model (corrupt or truncated file)", path.string());
+  }
+  c10::IValue format, config_text;
+  if (!archive.try_read("format", format) || !format.isString() || format.toStringRef() != kModelFormat ||
+      !archive.try_read("config", config_text) || !config_text.isString())
+    fail("{}: not a codec model (format '{}' expected)", path.string(), kModelFormat);
+  nlohmann::json config;
+  VocabSizes sizes;
+  CodecConfig codec;
+  try {
+    config = nlohmann::json::parse(config_text.toStringRef());
+    codec = CodecConfig::from_json(config.at("codec"));
+    sizes.tokens = config.at("vocab_tokens");
+    sizes.types = config.at("types");
+    sizes.dpe = config.at("dpe");
+    sizes.length = config.at("tokens_per_event");
+  } catch (const nlohmann::json::exception& e) {
+    fail("{}: bad model config ({})", path.string(), e.what());
+  }
+  codec.validate(sizes.length);
+  RQVAE model(codec, sizes);
+  model->to(device);
+  std::vector<std::vector<int64_t>> shapes;
+  for (const auto& t : model->parameters()) shapes.push_back(t.sizes().vec());
+  try {
+    torch::serialize::InputArchive weights;
+    archive.read("model", weights);
+    model->load(weights);
+  } catch (const c10::Error& e) {
+    fail("{}: weights do not match the model config ({})", path.string(), e.what_without_backtrace());
+  }
+  size_t i = 0;
+  for (const auto& t : model->parameters())
+    if (t.sizes().vec() != shapes[i++]) fail("{}: a weight has the wrong shape (corrupt model file)", path.string());
+  model->eval();
+  return model;
+}
+
+DecodedTokens decode_codes(const fs::path& work, const std::vector<uint16_t>& codes, size_t n_events,
+                           const std::string& device_name, int threads) {
+  auto device = parse_device(device_name);
+  setup_torch_threads(threads);
+  RQVAE model = load_model(work / "codec" / "model.pt", device);
+  const auto& c = model->config;
+  size_t per_event = static_cast<size_t>(c.positions) * c.depth;
+  if (codes.size() != n_events * per_event)
+    fail("decode_codes: {} codes for {} events, expected {} per event (P {} x D {})", codes.size(), n_events,
+         per_event, c.positions, c.depth);
+  for (size_t i = 0; i < codes.size(); ++i)
+    if (codes[i] >= c.codebook_size)
+      fail("decode_codes: code {} at index {} is outside the codebook (size {})", codes[i], i, c.codebook_size);
+  int length = model->sizes.length;
+  DecodedTokens out;
+  out.tokens_per_event = length;
+  out.tokens.resize(n_events * length);
+  out.types.resize(n_events * length);
+  out.dpe.resize(n_events * length);
+  torch::NoGradGuard no_grad;
+  constexpr size_t kChunk = 64;  // full-vocabulary logits for every position: keep the batch small
+  for (size_t begin = 0; begin < n_events; begin += kChunk) {
+    size_t n = std::min(kChunk, n_events - begin);
+    std::vector<int64_t> chunk(codes.begin() + begin * per_event, codes.begin() + (begin + n) * per_event);
+    auto code_tensor = torch::tensor(chunk, torch::kLong).view({static_cast<int64_t>(n), c.positions, c.depth});
+    auto hidden = model->decode_codes(code_tensor.to(device));
+    auto tokens = model->token_head(hidden).argmax(-1).to(torch::kCPU).to(torch::kInt32).contiguous();
+    auto types = model->type_head(hidden).argmax(-1).to(torch::kCPU).to(torch::kInt32).contiguous();
+    auto dpe = model->dpe_head(hidden).argmax(-1).to(torch::kCPU).to(torch::kInt32).contiguous();
+    const int32_t *pt = tokens.data_ptr<int32_t>(), *py = types.data_ptr<int32_t>(), *pd = dpe.data_ptr<int32_t>();
+    for (size_t i = 0; i < n * length; ++i) {
+      out.tokens[begin * length + i] = static_cast<uint16_t>(pt[i]);
+      out.types[begin * length + i] = static_cast<uint8_t>(py[i]);
+      out.dpe[begin * length + i] = static_cast<uint8_t>(pd[i]);
+    }
+  }
+  return out;
+}
+
+}  // namespace rawmed::codec

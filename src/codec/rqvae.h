@@ -1,0 +1,78 @@
+#pragma once
+// The event codec: an RQ-VAE over one tokenized event (METHOD.md section 2).
+//   tokens, types, DPE (B, L) -> summed embeddings -> strided Conv1d encoder -> (B, P, C) latents
+//   -> residual quantizer (depth D, EMA codebooks) -> codes (B, P, D)
+//   -> upsampling Conv1d decoder -> (B, L, C) -> token / type / DPE heads.
+// Included only by src/codec (it pulls in Torch).
+#include "codec/codec_config.h"
+
+#include <torch/torch.h>
+
+#include <random>
+
+namespace rawmed::codec {
+
+struct VocabSizes {
+  int tokens = 0, types = 5, dpe = 32, length = 128;  // length: tokens per event (L)
+};
+
+// Residual quantizer with EMA codebook updates, k-means initialisation and dead-code restarts.
+// Codebook state lives in buffers (not trained by the optimiser).
+struct ResidualQuantizerImpl : torch::nn::Module {
+  ResidualQuantizerImpl(int dim, int codebook_size, int depth, bool shared, double decay);
+
+  struct Output {
+    torch::Tensor quantized;   // (N, C), straight-through
+    torch::Tensor codes;       // (N, D) int64
+    torch::Tensor commitment;  // scalar: sum over depths of mean squared (residual - code)
+  };
+  // z: (N, C). In training mode also accumulates the EMA statistics (apply with update_codebooks).
+  Output forward(const torch::Tensor& z);
+  // Sum over depths of the code vectors: codes (N, D) -> (N, C).
+  torch::Tensor lookup(const torch::Tensor& codes) const;
+  // EMA step from the statistics of the last training forward, then restarts dead codes with
+  // residuals of that forward chosen by `rng`. Returns the number of restarted codes.
+  int64_t update_codebooks(double dead_threshold, std::mt19937_64& rng);
+  // k-means++ then Lloyd iterations on latents z (M, C), depth by depth.
+  void kmeans_init(const torch::Tensor& z, int iters, std::mt19937_64& rng);
+  int codebook_of(int d) const { return shared_ ? 0 : d; }
+
+  int dim_, size_, depth_;
+  bool shared_;
+  double decay_;
+  torch::Tensor embed;         // (books, K, C)
+  torch::Tensor embed_avg;     // (books, K, C) EMA of assigned sums
+  torch::Tensor cluster_size;  // (books, K) EMA of assignment counts
+  torch::Tensor initted;       // scalar: 1 once k-means has run (or if it is off)
+  // Statistics of the last training forward (not saved).
+  std::vector<torch::Tensor> step_counts_, step_sums_, step_residuals_;
+};
+TORCH_MODULE(ResidualQuantizer);
+
+struct RQVAEImpl : torch::nn::Module {
+  RQVAEImpl(const CodecConfig& config, const VocabSizes& sizes);
+
+  struct Output {
+    torch::Tensor hidden;      // (B, L, C) decoder output, before the heads
+    torch::Tensor codes;       // (B, P, D)
+    torch::Tensor commitment;  // scalar
+  };
+  // Latents before quantization: (B, P, C).
+  torch::Tensor encode(const torch::Tensor& tokens, const torch::Tensor& types, const torch::Tensor& dpe);
+  // (B, P, C) quantized latents -> (B, L, C).
+  torch::Tensor decode(const torch::Tensor& quantized);
+  Output forward(const torch::Tensor& tokens, const torch::Tensor& types, const torch::Tensor& dpe);
+  // codes (B, P, D) -> decoder hidden states (B, L, C).
+  torch::Tensor decode_codes(const torch::Tensor& codes);
+
+  CodecConfig config;
+  VocabSizes sizes;
+  bool quantize = true;  // false: latents pass through unquantized (autoencoder warm-up)
+  torch::nn::Embedding token_embed{nullptr}, type_embed{nullptr}, dpe_embed{nullptr}, position_embed{nullptr};
+  torch::nn::Sequential encoder{nullptr}, decoder{nullptr};
+  ResidualQuantizer quantizer{nullptr};
+  torch::nn::Linear token_head{nullptr}, type_head{nullptr}, dpe_head{nullptr};
+};
+TORCH_MODULE(RQVAE);
+
+}  // namespace rawmed::codec

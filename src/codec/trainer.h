@@ -1,0 +1,55 @@
+#pragma once
+// Codec training and model files, for src/codec and tests/nn (pulls in Torch).
+#include "codec/rqvae.h"
+#include "text/dataset.h"
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace rawmed::codec {
+
+struct TrainOptions {
+  std::filesystem::path out_dir;  // WORK/codec: checkpoint.pt, model.pt, config.json, codes.bin, train.json
+  std::string device = "cpu";
+  int threads = 0;
+  uint64_t seed = 0;
+  bool resume = false;
+  bool bf16 = false;
+  double max_minutes = 0;        // 0: no limit; when reached: checkpoint, then outputs from the best epoch so far
+  int64_t stop_after_steps = 0;  // tests: checkpoint and return after this many steps of this call, as if killed
+  nlohmann::json record;         // extra fields for train.json (config file, dataset folder, ...)
+};
+
+struct TrainResult {
+  bool finished = false;   // false when stopped by stop_after_steps (no outputs written)
+  nlohmann::json report;   // train.json content (when finished)
+  std::vector<std::pair<std::string, torch::Tensor>> last_state;  // parameters and buffers after the last step
+};
+
+// A batch of events padded to L tokens, int64 on the device.
+struct Batch {
+  torch::Tensor tokens, types, dpe;  // (B, L)
+};
+
+// Heads and loss on non-pad positions only (the loss ignores pad, most of the L slots):
+// loss = CE(token) + CE(type) + CE(DPE) + commitment * beta.
+struct HeadOutput {
+  torch::Tensor loss, token_loss, type_loss, dpe_loss;
+  torch::Tensor token_pred, type_pred;  // (T,) over non-pad positions, event-major
+  torch::Tensor token_target;
+};
+HeadOutput run_heads(RQVAE& model, const torch::Tensor& hidden, const torch::Tensor& commitment, const Batch& batch);
+
+TrainResult train_codec(const Dataset& dataset, const CodecConfig& config, const TrainOptions& options);
+
+VocabSizes vocab_sizes(const Dataset& dataset);
+
+// model.pt: {format, config (JSON: codec config + vocabulary sizes), model}.
+void save_model(const std::filesystem::path& path, RQVAE& model);
+RQVAE load_model(const std::filesystem::path& path, const torch::Device& device);
+
+}  // namespace rawmed::codec

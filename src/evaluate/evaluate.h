@@ -1,0 +1,73 @@
+#pragma once
+// `rawmed evaluate`: every score of a database ("other": synthetic data, or the real test split as
+// the noise floor) against the real train split. Each section function returns one JSON object;
+// run_evaluation calls them for the synthetic data and for the real test split and writes
+// REPORT/metrics.json and REPORT/report.html (docs/formats/report.md).
+#include "evaluate/database.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+
+namespace rawmed {
+struct Config;
+}
+
+namespace rawmed::eval {
+
+struct EvalConfig {
+  int64_t min_item_rows = 20;        // I-CDE: items with at least this many real train rows
+  int64_t min_column_values = 10;    // CDE / I-CDE: columns (of a table or an item) with this many real values
+  int64_t min_item_rows_pcc = 50;    // I-PCC: items with at least this many real train rows ...
+  int64_t min_item_rows_pcc_other = 20;  // ... are scored when the other side has this many
+  int64_t max_association_rows = 100000;  // rows sampled per table / item for association matrices
+  int top_items_intertable = 30;     // most frequent items per table in the inter-table matrices
+  int privacy_items = 128;           // items (all tables) in the stay vectors of the privacy distance
+  int64_t max_privacy_stays = 3000;  // stays sampled per side for distances
+  int histogram_items = 6;           // items plotted in the report
+  uint64_t seed = 0;
+  int threads = 2;
+
+  nlohmann::json to_json() const;
+  // Reads the optional [evaluate] section (sub-tables utility, next_event, predictive_similarity
+  // belong to the utility code and are not checked here).
+  static EvalConfig from_config(const Config& config);
+};
+
+// Sections. `train` is the real train split, `other` the database being scored.
+nlohmann::json evaluate_fidelity(const Database& train, const Database& other, const StringPool& pool,
+                                 const EvalConfig& config);
+nlohmann::json evaluate_associations(const Database& train, const Database& other, const EvalConfig& config);
+nlohmann::json evaluate_intertable(const Database& train, const Database& other, const StringPool& pool,
+                                   const EvalConfig& config);
+nlohmann::json evaluate_temporal(const Database& train, const Database& other, const EvalConfig& config);
+// `holdout`: real stays never used for training (non-members); the test split for synthetic data.
+nlohmann::json evaluate_privacy(const Database& train, const Database& holdout, const Database& other,
+                                const EvalConfig& config);
+nlohmann::json evaluate_validity(const Database& train, const Database& other, const EvalConfig& config);
+
+struct EvaluateRequest {
+  std::filesystem::path real;       // WORK/real: holds train/, test/ (and valid/)
+  std::filesystem::path synthetic;  // a Database folder
+  std::filesystem::path out;        // report folder
+  const Config* config = nullptr;   // may be null (defaults)
+  std::filesystem::path config_path;
+  EvalConfig eval;
+  nlohmann::json versions;          // recorded as is (e.g. torch_runtime_info())
+  // Next-event prediction lives in rawmed_nn (Torch); the CLI passes it in. Empty: "not computed".
+  std::function<nlohmann::json(const Database& train, const Database& test, const Database& candidate,
+                               const StringPool& pool)>
+      next_event;
+};
+
+// Runs every section and writes the report folder atomically. Returns metrics.json's content.
+nlohmann::json run_evaluation(const EvaluateRequest& request);
+
+// Assembles report.html from metrics.json content and the loaded data (for plots).
+std::string render_report_html(const nlohmann::json& metrics, const Database& train, const Database& test,
+                               const Database& synthetic, const StringPool& pool, const EvalConfig& config);
+
+}  // namespace rawmed::eval

@@ -1,0 +1,749 @@
+// TSTR vs TRTR utility over the paper's 11 second-half tasks (METHOD.md section 6; reference notes
+// 5.6). The reference trains a hierarchical Transformer on event text; we use XGBoost on a tabular
+// encoding of the first half (per item: row count and last value of each numeric column), which
+// trains in seconds on 2 cores and keeps the comparison TSTR vs TRTR the same.
+#include "evaluate/utility.h"
+
+#include "common/error.h"
+#include "common/log.h"
+#include "evaluate/metrics.h"
+#include "evaluate/xgb.h"
+
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <map>
+#include <regex>
+#include <set>
+#include <unordered_map>
+
+namespace rawmed::eval {
+namespace {
+
+std::string lower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+bool same_name(std::string_view a, std::string_view b) { return lower(a) == lower(b); }
+
+double half_window_minutes(const Database& db) { return db.schema.window_hours * 60.0 / 2.0; }
+
+// A numeric reading of a column value (numeric columns, or text that parses as a number).
+double numeric_value(const Column& column, size_t row, const StringPool& pool) {
+  if (column.is_numeric()) return column.values[row];
+  if (column.ids[row] < 0) return NAN;
+  const std::string& text = pool.str(column.ids[row]);
+  char* end = nullptr;
+  double value = std::strtod(text.c_str(), &end);
+  return (end != text.c_str() && *end == '\0') ? value : NAN;
+}
+
+// Does a row's item match the task? Cached per table and item string id.
+class ItemMatcher {
+ public:
+  ItemMatcher(const UtilityTask& task, const StringPool& pool) : task_(task), pool_(pool) {
+    for (const auto& item : task.items) items_.push_back(lower(item));
+    if (!task.pattern.empty()) {
+      try {
+        regex_ = std::regex(task.pattern, std::regex::icase | std::regex::ECMAScript);
+      } catch (const std::regex_error& e) {
+        fail("utility task '{}': bad pattern '{}': {}", task.name, task.pattern, e.what());
+      }
+    }
+  }
+  bool matches(const Table& table, size_t row) {
+    if (table.item < 0) return false;
+    const Column& column = table.columns[static_cast<size_t>(table.item)];
+    if (column.is_numeric()) return matches_text(row_item(table, row, pool_));
+    int32_t id = column.ids[row];
+    if (id < 0) return false;
+    auto [it, inserted] = cache_.try_emplace(id, false);
+    if (inserted) it->second = matches_text(pool_.str(id));
+    return it->second;
+  }
+
+ private:
+  bool matches_text(const std::string& text) const {
+    if (text.empty()) return false;
+    std::string low = lower(text);
+    for (const auto& item : items_)
+      if (low == item) return true;
+    return !task_.pattern.empty() && std::regex_search(text, regex_);
+  }
+  const UtilityTask& task_;
+  const StringPool& pool_;
+  std::vector<std::string> items_;
+  std::regex regex_;
+  std::unordered_map<int32_t, bool> cache_;
+};
+
+// Per table of `db`: whether the task reads it, and the value column there (-1 when none).
+struct TaskTables {
+  std::vector<bool> used;
+  std::vector<int> value_column;
+};
+
+TaskTables task_tables(const Database& db, const UtilityTask& task) {
+  TaskTables out{std::vector<bool>(db.tables.size(), false), std::vector<int>(db.tables.size(), -1)};
+  for (size_t t = 0; t < db.tables.size(); ++t) {
+    for (const auto& name : task.tables) out.used[t] = out.used[t] || same_name(name, db.tables[t].name());
+    if (!out.used[t] || task.kind != TaskKind::kLastValueBin) continue;
+    for (size_t c = 0; c < db.tables[t].columns.size(); ++c)
+      if (same_name(db.tables[t].columns[c].name, task.value_column)) out.value_column[t] = static_cast<int>(c);
+    if (out.value_column[t] < 0) out.used[t] = false;
+  }
+  return out;
+}
+
+int64_t count_matching_rows(const Database& db, const StringPool& pool, const UtilityTask& task) {
+  TaskTables tables = task_tables(db, task);
+  ItemMatcher matcher(task, pool);
+  int64_t count = 0;
+  for (size_t t = 0; t < db.tables.size(); ++t)
+    if (tables.used[t])
+      for (size_t r = 0; r < db.tables[t].rows(); ++r) count += matcher.matches(db.tables[t], r);
+  return count;
+}
+
+UtilityTask lab_task(std::string name, std::vector<std::string> tables, std::vector<std::string> items,
+                     std::string value_column, std::vector<double> edges, std::vector<int> labels = {}) {
+  UtilityTask task;
+  task.name = std::move(name);
+  task.kind = TaskKind::kLastValueBin;
+  task.tables = std::move(tables);
+  task.items = std::move(items);
+  task.value_column = std::move(value_column);
+  task.bin_edges = std::move(edges);
+  task.bin_labels = std::move(labels);
+  return task;
+}
+
+UtilityTask given_task(std::string name, std::vector<std::string> tables, std::string pattern) {
+  UtilityTask task;
+  task.name = std::move(name);
+  task.kind = TaskKind::kGiven;
+  task.tables = std::move(tables);
+  task.pattern = std::move(pattern);
+  return task;
+}
+
+// ---- the tabular encoding of a stay's first half ----
+
+struct TableFeatures {
+  std::string name;
+  std::vector<std::string> numeric_columns;  // numeric modelled columns other than the item
+  int count_feature = 0;                     // rows of this table in the first half
+  std::unordered_map<std::string, int> item_base;  // item -> [count, last value per numeric column]
+};
+
+struct FeatureSpace {
+  std::vector<TableFeatures> tables;
+  int total_feature = 0;  // all rows in the first half
+  int cols = 0;
+};
+
+FeatureSpace build_feature_space(const Database& db, const StringPool& pool, std::span<const int> stays,
+                                 const UtilityConfig& config) {
+  const double half = half_window_minutes(db);
+  FeatureSpace space;
+  space.cols = 1;
+  std::map<std::pair<int, std::string>, int> item_stays;  // (table, item) -> stays seen in first half
+  for (int s : stays) {
+    std::set<std::pair<int, std::string>> seen;
+    for (const EventRef& e : db.stay_events(static_cast<size_t>(s)))
+      if (e.minute <= half) seen.emplace(e.table, row_item(db.tables[static_cast<size_t>(e.table)], static_cast<size_t>(e.row), pool));
+    for (const auto& key : seen) ++item_stays[key];
+  }
+  std::vector<std::pair<int, std::pair<int, std::string>>> ranked;  // (-stays, key): most frequent first
+  for (const auto& [key, n] : item_stays)
+    if (n >= config.min_item_stays) ranked.push_back({-n, key});
+  std::sort(ranked.begin(), ranked.end());
+  if (static_cast<int>(ranked.size()) > config.max_items) ranked.resize(static_cast<size_t>(config.max_items));
+
+  for (const Table& table : db.tables) {
+    TableFeatures tf;
+    tf.name = table.name();
+    for (size_t c = 0; c < table.columns.size(); ++c)
+      if (table.columns[c].is_numeric() && static_cast<int>(c) != table.item) tf.numeric_columns.push_back(table.columns[c].name);
+    tf.count_feature = space.cols++;
+    space.tables.push_back(std::move(tf));
+  }
+  for (const auto& [negative_stays, key] : ranked) {
+    TableFeatures& tf = space.tables[static_cast<size_t>(key.first)];
+    tf.item_base[key.second] = space.cols;
+    space.cols += 1 + static_cast<int>(tf.numeric_columns.size());
+  }
+  return space;
+}
+
+xgb::Matrix encode_stays(const Database& db, const StringPool& pool, std::span<const int> stays, const FeatureSpace& space) {
+  const double half = half_window_minutes(db);
+  // Map this database's tables and columns onto the space (built from another database) by name.
+  std::vector<const TableFeatures*> table_map(db.tables.size(), nullptr);
+  std::vector<std::vector<int>> column_map(db.tables.size());
+  for (size_t t = 0; t < db.tables.size(); ++t) {
+    for (const auto& tf : space.tables)
+      if (tf.name == db.tables[t].name()) table_map[t] = &tf;
+    if (!table_map[t]) continue;
+    for (const auto& name : table_map[t]->numeric_columns) {
+      int c = db.tables[t].column_index(name);
+      column_map[t].push_back(c >= 0 && db.tables[t].columns[static_cast<size_t>(c)].is_numeric() ? c : -1);
+    }
+  }
+  xgb::Matrix m(static_cast<int64_t>(stays.size()), space.cols);
+  for (size_t i = 0; i < stays.size(); ++i) {
+    float* row = m.row(static_cast<int64_t>(i));
+    row[space.total_feature] = 0;
+    // Item counts stay missing (NaN) for absent items: the matrix stays sparse for XGBoost's hist.
+    for (const auto& tf : space.tables) row[tf.count_feature] = 0;
+    for (const EventRef& e : db.stay_events(static_cast<size_t>(stays[i]))) {
+      if (e.minute > half) break;  // events are sorted by minute
+      row[space.total_feature] += 1;
+      const TableFeatures* tf = table_map[static_cast<size_t>(e.table)];
+      if (!tf) continue;
+      row[tf->count_feature] += 1;
+      const Table& table = db.tables[static_cast<size_t>(e.table)];
+      auto it = tf->item_base.find(row_item(table, static_cast<size_t>(e.row), pool));
+      if (it == tf->item_base.end()) continue;
+      row[it->second] = std::isnan(row[it->second]) ? 1 : row[it->second] + 1;
+      const auto& columns = column_map[static_cast<size_t>(e.table)];
+      for (size_t k = 0; k < columns.size(); ++k) {
+        if (columns[k] < 0) continue;
+        double v = table.columns[static_cast<size_t>(columns[k])].values[static_cast<size_t>(e.row)];
+        if (!std::isnan(v)) row[it->second + 1 + static_cast<int>(k)] = static_cast<float>(v);
+      }
+    }
+  }
+  return m;
+}
+
+xgb::Matrix select_rows(const xgb::Matrix& m, std::span<const int> rows) {
+  xgb::Matrix out(static_cast<int64_t>(rows.size()), m.cols);
+  for (size_t i = 0; i < rows.size(); ++i)
+    std::copy_n(m.row(rows[i]), m.cols, out.row(static_cast<int64_t>(i)));
+  return out;
+}
+
+double sample_std(std::span<const double> values) {
+  std::vector<double> finite;
+  for (double v : values)
+    if (!std::isnan(v)) finite.push_back(v);
+  if (finite.size() < 2) return finite.empty() ? NAN : 0.0;
+  double m = mean(finite), sum = 0;
+  for (double v : finite) sum += (v - m) * (v - m);
+  return std::sqrt(sum / static_cast<double>(finite.size() - 1));
+}
+
+nlohmann::json number(double v) { return std::isnan(v) ? nlohmann::json(nullptr) : nlohmann::json(v); }
+
+nlohmann::json class_counts(std::span<const int> labels, int classes) {
+  std::vector<int64_t> counts(static_cast<size_t>(classes), 0);
+  for (int y : labels)
+    if (y >= 0) ++counts[static_cast<size_t>(y)];
+  return counts;
+}
+
+// One model's (TRTR or TSTR) scores for the labelled test stays: class probabilities, row-major.
+struct TaskScores {
+  std::vector<float> scores;
+  std::string note;  // why no model was trained, if so
+};
+
+TaskScores train_and_score(const xgb::Matrix& train_x, std::span<const int> train_labels, const xgb::Matrix& test_x,
+                           int classes, const XgbSettings& settings, uint64_t seed) {
+  std::vector<int> rows;
+  std::vector<int64_t> counts(static_cast<size_t>(classes), 0);
+  for (size_t i = 0; i < train_labels.size(); ++i)
+    if (train_labels[i] >= 0) {
+      rows.push_back(static_cast<int>(i));
+      ++counts[static_cast<size_t>(train_labels[i])];
+    }
+  int present = static_cast<int>(std::count_if(counts.begin(), counts.end(), [](int64_t n) { return n > 0; }));
+  const int outputs = classes == 2 ? 1 : classes;
+  TaskScores out;
+  if (present < 2) {
+    // One class (or none) to learn from: a constant score, which ranks nothing (AUROC 0.5).
+    out.note = rows.empty() ? "no labelled training stays: constant score" : "one class in the training labels: constant score";
+    out.scores.assign(static_cast<size_t>(test_x.rows * outputs), 0.5f);
+    return out;
+  }
+  std::vector<float> y;
+  for (int r : rows) y.push_back(static_cast<float>(train_labels[static_cast<size_t>(r)]));
+  xgb::Params params;
+  params.objective = classes == 2 ? xgb::Objective::kBinary : xgb::Objective::kMulticlass;
+  params.num_class = classes;
+  params.trees = settings.trees;
+  params.max_depth = settings.max_depth;
+  params.learning_rate = settings.learning_rate;
+  params.threads = settings.threads;
+  params.seed = seed;
+  xgb::Booster booster(select_rows(train_x, rows), y, params);
+  out.scores = booster.predict(test_x);
+  return out;
+}
+
+struct TaskAurocs {
+  double macro = NAN, micro = NAN;
+};
+
+TaskAurocs task_aurocs(std::span<const float> scores, std::span<const int> labels, int classes) {
+  TaskAurocs out;
+  if (classes == 2) {
+    std::vector<double> s(scores.begin(), scores.end());
+    std::vector<uint8_t> y;
+    for (int v : labels) y.push_back(static_cast<uint8_t>(v == 1));
+    out.macro = out.micro = auroc(s, y);
+    return out;
+  }
+  out.macro = macro_auroc(scores, labels, classes);
+  // Micro: all (stay, class) pairs of the classes present in the labels, pooled.
+  std::vector<bool> present(static_cast<size_t>(classes), false);
+  for (int y : labels) present[static_cast<size_t>(y)] = true;
+  std::vector<double> s;
+  std::vector<uint8_t> y;
+  for (size_t i = 0; i < labels.size(); ++i)
+    for (int c = 0; c < classes; ++c)
+      if (present[static_cast<size_t>(c)]) {
+        s.push_back(scores[i * static_cast<size_t>(classes) + static_cast<size_t>(c)]);
+        y.push_back(static_cast<uint8_t>(labels[i] == c));
+      }
+  out.micro = auroc(s, y);
+  return out;
+}
+
+std::vector<int> all_stays(const Database& db, int cap) {
+  int n = static_cast<int>(db.stays.size());
+  if (cap > 0) n = std::min(n, cap);
+  std::vector<int> stays(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) stays[static_cast<size_t>(i)] = i;
+  return stays;
+}
+
+const char* kCandidateIsTest =
+    "the candidate is the real test split itself: training on it and testing on it measures nothing, so TSTR is not "
+    "computed (pass the valid split, or synthetic data, as the candidate)";
+
+const char* kind_name(TaskKind kind) { return kind == TaskKind::kGiven ? "given" : "last_value_bin"; }
+
+std::vector<std::string> string_list(const toml::table& t, std::string_view key, std::string_view context,
+                                     const std::filesystem::path& file) {
+  std::vector<std::string> out;
+  const toml::node* node = t.get(key);
+  if (!node) return out;
+  if (auto s = node->value<std::string>()) return {*s};
+  const toml::array* array = node->as_array();
+  if (!array) fail("{}: '{}.{}' must be a string or a list of strings", file.string(), context, key);
+  for (const auto& v : *array) {
+    auto s = v.value<std::string>();
+    if (!s) fail("{}: '{}.{}' must be a list of strings", file.string(), context, key);
+    out.push_back(*s);
+  }
+  return out;
+}
+
+template <typename T>
+std::vector<T> number_list(const toml::table& t, std::string_view key, std::string_view context,
+                           const std::filesystem::path& file) {
+  std::vector<T> out;
+  const toml::node* node = t.get(key);
+  if (!node) return out;
+  const toml::array* array = node->as_array();
+  if (!array) fail("{}: '{}.{}' must be a list of numbers", file.string(), context, key);
+  for (const auto& v : *array) {
+    auto x = v.value<T>();
+    if (!x) fail("{}: '{}.{}' must be a list of numbers", file.string(), context, key);
+    out.push_back(*x);
+  }
+  return out;
+}
+
+UtilityTask parse_task(const toml::table& t, size_t index, const std::filesystem::path& file) {
+  std::string context = fmt::format("evaluate.utility.task[{}]", index);
+  check_keys(t, {"name", "kind", "tables", "items", "pattern", "value_column", "bins", "labels"}, context, file);
+  UtilityTask task;
+  task.name = get_string(t, "name", "", context, file);
+  if (task.name.empty()) fail("{}: '{}.name' is required", file.string(), context);
+  std::string kind = get_string(t, "kind", "", context, file);
+  if (kind == "given") task.kind = TaskKind::kGiven;
+  else if (kind == "last_value_bin") task.kind = TaskKind::kLastValueBin;
+  else fail("{}: '{}.kind' must be \"given\" or \"last_value_bin\", not \"{}\"", file.string(), context, kind);
+  task.tables = string_list(t, "tables", context, file);
+  if (task.tables.empty()) fail("{}: '{}.tables' is required", file.string(), context);
+  task.items = string_list(t, "items", context, file);
+  task.pattern = get_string(t, "pattern", "", context, file);
+  if (task.items.empty() && task.pattern.empty()) fail("{}: '{}' needs 'items' or 'pattern'", file.string(), context);
+  task.value_column = get_string(t, "value_column", "", context, file);
+  task.bin_edges = number_list<double>(t, "bins", context, file);
+  task.bin_labels = number_list<int>(t, "labels", context, file);
+  if (task.kind == TaskKind::kLastValueBin) {
+    if (task.value_column.empty() || task.bin_edges.empty())
+      fail("{}: '{}' (last_value_bin) needs 'value_column' and 'bins'", file.string(), context);
+    if (!std::is_sorted(task.bin_edges.begin(), task.bin_edges.end()))
+      fail("{}: '{}.bins' must be ascending", file.string(), context);
+    if (!task.bin_labels.empty()) {
+      if (task.bin_labels.size() != task.bin_edges.size() + 1)
+        fail("{}: '{}.labels' needs {} entries (one per bin)", file.string(), context, task.bin_edges.size() + 1);
+      std::vector<int> sorted = task.bin_labels;
+      std::sort(sorted.begin(), sorted.end());
+      for (size_t i = 0; i < sorted.size(); ++i)
+        if (sorted[i] != static_cast<int>(i))
+          fail("{}: '{}.labels' must be a permutation of 0..{}", file.string(), context, sorted.size() - 1);
+    }
+  }
+  return task;
+}
+
+XgbSettings parse_xgb(const toml::table& t, XgbSettings s, std::string_view context, const std::filesystem::path& file) {
+  s.trees = static_cast<int>(get_int(t, "trees", s.trees, context, file));
+  s.max_depth = static_cast<int>(get_int(t, "max_depth", s.max_depth, context, file));
+  s.learning_rate = get_double(t, "learning_rate", s.learning_rate, context, file);
+  s.threads = static_cast<int>(get_int(t, "threads", s.threads, context, file));
+  if (s.trees < 1 || s.max_depth < 1 || s.threads < 1 || !(s.learning_rate > 0))
+    fail("{}: '{}': trees, max_depth, threads must be >= 1 and learning_rate > 0", file.string(), context);
+  return s;
+}
+
+const toml::table* sub_table(const toml::table& evaluate, std::string_view name, const std::filesystem::path& file) {
+  const toml::node* node = evaluate.get(name);
+  if (!node) return nullptr;
+  if (!node->is_table()) fail("{}: 'evaluate.{}' must be a table", file.string(), name);
+  return node->as_table();
+}
+
+}  // namespace
+
+bool same_data(const Database& a, const Database& b) {
+  std::error_code error;
+  if (!a.dir.empty() && !b.dir.empty() && std::filesystem::equivalent(a.dir, b.dir, error)) return true;
+  return !a.file_crc32.empty() && a.file_crc32 == b.file_crc32;
+}
+
+std::string row_item(const Table& table, size_t row, const StringPool& pool) {
+  if (table.item < 0) return {};
+  const Column& column = table.columns[static_cast<size_t>(table.item)];
+  if (column.is_numeric()) return std::isnan(column.values[row]) ? std::string() : fmt::format("{}", column.values[row]);
+  return column.ids[row] < 0 ? std::string() : pool.str(column.ids[row]);
+}
+
+int UtilityTask::num_classes() const {
+  return kind == TaskKind::kGiven ? 2 : static_cast<int>(bin_edges.size()) + 1;
+}
+
+int UtilityTask::bin_of(double value) const {
+  // Right-closed: the first edge >= value closes the bin.
+  size_t bin = static_cast<size_t>(std::lower_bound(bin_edges.begin(), bin_edges.end(), value) - bin_edges.begin());
+  return bin_labels.empty() ? static_cast<int>(bin) : bin_labels[bin];
+}
+
+std::vector<UtilityTask> preset_utility_tasks(const std::string& preset, const DbSchema& schema) {
+  std::string chosen = preset;
+  if (chosen == "auto") {
+    auto has = [&](std::string_view name) {
+      for (const auto& t : schema.tables)
+        if (same_name(t.name, name)) return true;
+      return false;
+    };
+    bool eicu = has("medication") || has("infusionDrug") || has("lab") || has("intakeOutput");
+    bool mimic = has("labevents") || has("prescriptions") || has("inputevents");
+    chosen = mimic ? "mimic-iv" : eicu ? "eicu" : "none";
+  }
+  // Bins from the reference (notes 5.6); platelets count down (lower counts, higher label).
+  const std::vector<double> creat{1.2, 2, 3.5, 5}, plt{20, 50, 100, 150}, wbc{4, 12}, hb{8, 10, 12}, bicarb{22, 29},
+      sodium{135, 145};
+  const std::vector<int> plt_labels{4, 3, 2, 1, 0};
+  if (chosen == "mimic-iv") {
+    // Items by d_labitems / d_items label; the MIMIC-IV itemids are listed too, so the tasks also
+    // work when the config has no dictionary join for a table.
+    std::vector<std::string> lab{"labevents"};
+    return {lab_task("creatinine", lab, {"creatinine", "50912", "52546"}, "valuenum", creat),
+            lab_task("platelets", lab, {"platelet count", "51265", "51704"}, "valuenum", plt, plt_labels),
+            lab_task("wbc", lab, {"wbc count", "white blood cells", "51300", "51301", "51755", "51756"}, "valuenum", wbc),
+            lab_task("hemoglobin", lab, {"hemoglobin", "51222", "50811", "51640"}, "valuenum", hb),
+            lab_task("bicarbonate", lab, {"bicarbonate", "50882"}, "valuenum", bicarb),
+            lab_task("sodium", lab, {"sodium", "50983", "52623"}, "valuenum", sodium),
+            given_task("norepinephrine", {"inputevents"}, "norepinephrine|^221906$"),
+            given_task("propofol", {"inputevents"}, "propofol|^222168$"),
+            given_task("magnesium_sulfate", {"prescriptions"}, "magnesium sulfate"),
+            given_task("heparin", {"prescriptions"}, "heparin"),
+            given_task("potassium_chloride", {"prescriptions"}, "potassium chloride|kcl")};
+  }
+  if (chosen == "eicu") {
+    std::vector<std::string> lab{"lab"};
+    return {lab_task("creatinine", lab, {"creatinine"}, "labresult", creat),
+            lab_task("platelets", lab, {"platelets x 1000"}, "labresult", plt, plt_labels),
+            lab_task("wbc", lab, {"wbc x 1000"}, "labresult", wbc),
+            lab_task("hemoglobin", lab, {"hgb"}, "labresult", hb),
+            lab_task("bicarbonate", lab, {"bicarbonate"}, "labresult", bicarb),
+            lab_task("sodium", lab, {"sodium"}, "labresult", sodium),
+            given_task("norepinephrine", {"infusionDrug"}, "norepinephrine"),
+            given_task("propofol", {"infusionDrug"}, "propofol"),
+            given_task("magnesium_sulfate", {"medication"}, "magnesium sulfate"),
+            given_task("heparin", {"medication"}, "heparin"),
+            given_task("potassium_chloride", {"medication"}, "potassium chloride|kcl")};
+  }
+  if (chosen == "none") return {};
+  fail("evaluate.utility.preset: unknown preset '{}' (known: auto, mimic-iv, eicu, none)", preset);
+}
+
+UtilityConfig parse_utility_config(const toml::table& evaluate, const std::filesystem::path& file) {
+  UtilityConfig config;
+  const toml::table* t = sub_table(evaluate, "utility", file);
+  if (!t) return config;
+  const char* context = "evaluate.utility";
+  check_keys(*t,
+             {"preset", "task", "seeds", "seed", "trees", "max_depth", "learning_rate", "threads", "min_test_positives",
+              "min_first_half_events", "max_items", "min_item_stays", "max_train_stays"},
+             context, file);
+  config.preset = get_string(*t, "preset", config.preset, context, file);
+  config.xgb = parse_xgb(*t, config.xgb, context, file);
+  config.seeds = static_cast<int>(get_int(*t, "seeds", config.seeds, context, file));
+  config.seed = static_cast<uint64_t>(get_int(*t, "seed", static_cast<int64_t>(config.seed), context, file));
+  config.min_test_positives = static_cast<int>(get_int(*t, "min_test_positives", config.min_test_positives, context, file));
+  config.min_first_half_events =
+      static_cast<int>(get_int(*t, "min_first_half_events", config.min_first_half_events, context, file));
+  config.max_items = static_cast<int>(get_int(*t, "max_items", config.max_items, context, file));
+  config.min_item_stays = static_cast<int>(get_int(*t, "min_item_stays", config.min_item_stays, context, file));
+  config.max_train_stays = static_cast<int>(get_int(*t, "max_train_stays", config.max_train_stays, context, file));
+  if (config.seeds < 1) fail("{}: 'evaluate.utility.seeds' must be >= 1", file.string());
+  if (const toml::node* node = t->get("task")) {
+    const toml::array* tasks = node->as_array();
+    if (!tasks) fail("{}: 'evaluate.utility.task' must be an array of tables ([[evaluate.utility.task]])", file.string());
+    for (size_t i = 0; i < tasks->size(); ++i) {
+      const toml::table* task = (*tasks)[i].as_table();
+      if (!task) fail("{}: 'evaluate.utility.task[{}]' must be a table", file.string(), i);
+      config.tasks.push_back(parse_task(*task, i, file));
+    }
+  }
+  return config;
+}
+
+PredsimConfig parse_predsim_config(const toml::table& evaluate, const std::filesystem::path& file) {
+  PredsimConfig config;
+  const toml::table* t = sub_table(evaluate, "predsim", file);
+  if (!t) return config;
+  const char* context = "evaluate.predsim";
+  check_keys(*t,
+             {"trees", "max_depth", "learning_rate", "threads", "seed", "max_rows", "max_classes", "min_class_share",
+              "one_hot_categories"},
+             context, file);
+  config.xgb = parse_xgb(*t, config.xgb, context, file);
+  config.seed = static_cast<uint64_t>(get_int(*t, "seed", static_cast<int64_t>(config.seed), context, file));
+  config.max_rows = static_cast<int>(get_int(*t, "max_rows", config.max_rows, context, file));
+  config.max_classes = static_cast<int>(get_int(*t, "max_classes", config.max_classes, context, file));
+  config.min_class_share = get_double(*t, "min_class_share", config.min_class_share, context, file);
+  config.one_hot_categories = static_cast<int>(get_int(*t, "one_hot_categories", config.one_hot_categories, context, file));
+  if (config.max_rows < 10 || config.max_classes < 2)
+    fail("{}: 'evaluate.predsim': max_rows must be >= 10 and max_classes >= 2", file.string());
+  return config;
+}
+
+std::vector<int> extract_task_labels(const Database& db, const StringPool& pool, const UtilityTask& task,
+                                     int min_first_half_events) {
+  const double half = half_window_minutes(db);
+  TaskTables tables = task_tables(db, task);
+  ItemMatcher matcher(task, pool);
+  std::vector<int> labels(db.stays.size(), -1);
+  for (size_t s = 0; s < db.stays.size(); ++s) {
+    int first_half_events = 0;
+    bool has_table_rows = false, given = false;
+    double last = NAN;
+    for (const EventRef& e : db.stay_events(s)) {
+      if (e.minute <= half) ++first_half_events;
+      size_t t = static_cast<size_t>(e.table), row = static_cast<size_t>(e.row);
+      if (!tables.used[t]) continue;
+      has_table_rows = true;
+      if (e.minute <= half || e.minute > 2 * half || !matcher.matches(db.tables[t], row)) continue;
+      if (task.kind == TaskKind::kGiven) {
+        given = true;
+      } else {
+        double v = numeric_value(db.tables[t].columns[static_cast<size_t>(tables.value_column[t])], row, pool);
+        if (!std::isnan(v)) last = v;  // events are in time order: the last one wins
+      }
+    }
+    if (first_half_events < min_first_half_events) continue;
+    if (task.kind == TaskKind::kGiven) {
+      if (has_table_rows) labels[s] = given ? 1 : 0;  // stays without rows in the table get no label
+    } else if (!std::isnan(last)) {
+      labels[s] = task.bin_of(last);
+    }
+  }
+  return labels;
+}
+
+double smape(std::span<const double> truth, std::span<const double> predicted) {
+  if (truth.empty() || truth.size() != predicted.size()) return NAN;
+  double sum = 0;
+  for (size_t i = 0; i < truth.size(); ++i) {
+    double denominator = std::abs(truth[i]) + std::abs(predicted[i]);
+    if (denominator > 0) sum += std::abs(truth[i] - predicted[i]) / denominator;
+  }
+  return 200.0 * sum / static_cast<double>(truth.size());
+}
+
+double macro_auroc(std::span<const float> scores, std::span<const int> labels, int classes) {
+  std::vector<double> per_class;
+  for (int c = 0; c < classes; ++c) {
+    std::vector<double> s;
+    std::vector<uint8_t> y;
+    for (size_t i = 0; i < labels.size(); ++i) {
+      s.push_back(scores[i * static_cast<size_t>(classes) + static_cast<size_t>(c)]);
+      y.push_back(static_cast<uint8_t>(labels[i] == c));
+    }
+    double a = auroc(s, y);
+    if (!std::isnan(a)) per_class.push_back(a);
+  }
+  return per_class.empty() ? NAN : mean(per_class);
+}
+
+nlohmann::json evaluate_utility(const Database& train, const Database& test, const Database& candidate,
+                                const StringPool& pool, const UtilityConfig& config) {
+  auto start = std::chrono::steady_clock::now();
+  std::vector<UtilityTask> tasks = config.tasks.empty() ? preset_utility_tasks(config.preset, train.schema) : config.tasks;
+  log_info("utility: {} tasks, {} seeds, TSTR on {} candidate stays vs TRTR on {} real train stays ({} XGBoost threads)",
+           tasks.size(), config.seeds, candidate.stays.size(), train.stays.size(), config.xgb.threads);
+
+  const bool candidate_is_test = same_data(candidate, test);
+  if (candidate_is_test) log_info("utility: the candidate is the real test split: TSTR not computed, TRTR only");
+  std::vector<int> train_stays = all_stays(train, config.max_train_stays);
+  std::vector<int> candidate_stays = all_stays(candidate, config.max_train_stays);
+  std::vector<int> test_stays = all_stays(test, 0);
+  // Each model has the feature space of its own training data; the test stays are encoded in both.
+  FeatureSpace trtr_space = build_feature_space(train, pool, train_stays, config);
+  FeatureSpace tstr_space = build_feature_space(candidate, pool, candidate_stays, config);
+  xgb::Matrix trtr_x = encode_stays(train, pool, train_stays, trtr_space);
+  xgb::Matrix tstr_x = encode_stays(candidate, pool, candidate_stays, tstr_space);
+  xgb::Matrix test_trtr_x = encode_stays(test, pool, test_stays, trtr_space);
+  xgb::Matrix test_tstr_x = encode_stays(test, pool, test_stays, tstr_space);
+
+  nlohmann::json task_results = nlohmann::json::array();
+  std::vector<std::vector<double>> per_seed_trtr(static_cast<size_t>(config.seeds)),
+      per_seed_tstr(static_cast<size_t>(config.seeds));
+  std::vector<std::string> not_available, too_few_labels;
+  std::vector<double> computable_trtr, computable_tstr;  // tasks with an AUROC, averaged or not
+  Progress progress("utility tasks", static_cast<int64_t>(tasks.size()), "tasks");
+  for (const UtilityTask& task : tasks) {
+    const int classes = task.num_classes();
+    nlohmann::json result = {{"name", task.name}, {"kind", kind_name(task.kind)}, {"classes", classes},
+                             {"tables", task.tables}};
+    bool table_present = false;
+    for (const auto& name : task.tables)
+      for (const auto& t : train.tables) table_present = table_present || same_name(name, t.name());
+    int64_t matching_rows = table_present ? count_matching_rows(train, pool, task) + count_matching_rows(test, pool, task) : 0;
+    if (!table_present || matching_rows == 0) {
+      result["available"] = false;
+      result["reason"] = !table_present ? fmt::format("table {} not in this dataset", fmt::join(task.tables, "/"))
+                                        : "no real train or test row has a matching item";
+      not_available.push_back(task.name);
+      task_results.push_back(result);
+      progress.advance();
+      continue;
+    }
+    result["available"] = true;
+    std::vector<int> trtr_all = extract_task_labels(train, pool, task, config.min_first_half_events);
+    std::vector<int> tstr_all = extract_task_labels(candidate, pool, task, config.min_first_half_events);
+    std::vector<int> test_all = extract_task_labels(test, pool, task, config.min_first_half_events);
+    std::vector<int> trtr_y(trtr_all.begin(), trtr_all.begin() + static_cast<long>(train_stays.size()));
+    std::vector<int> tstr_y(tstr_all.begin(), tstr_all.begin() + static_cast<long>(candidate_stays.size()));
+    std::vector<int> test_rows, test_y;
+    for (size_t i = 0; i < test_all.size(); ++i)
+      if (test_all[i] >= 0) {
+        test_rows.push_back(static_cast<int>(i));
+        test_y.push_back(test_all[i]);
+      }
+    nlohmann::json test_counts = class_counts(test_y, classes);
+    result["labels"] = {{"real_train", class_counts(trtr_y, classes)},
+                        {"candidate", class_counts(tstr_y, classes)},
+                        {"real_test", test_counts}};
+    int qualifying = 0;
+    for (int64_t n : test_counts.get<std::vector<int64_t>>()) qualifying += n >= config.min_test_positives;
+    bool averaged = qualifying >= 2;
+    result["averaged"] = averaged;
+    if (!averaged) {
+      result["reason"] = fmt::format("too few test labels: {} class(es) with >= {} real test stays (need 2)",
+                                     qualifying, config.min_test_positives);
+      too_few_labels.push_back(task.name);
+    }
+    if (test_rows.empty()) {
+      task_results.push_back(result);
+      progress.advance();
+      continue;
+    }
+    xgb::Matrix test_trtr = select_rows(test_trtr_x, test_rows), test_tstr = select_rows(test_tstr_x, test_rows);
+    for (const char* mode : {"trtr", "tstr"}) {
+      bool trtr = std::string_view(mode) == "trtr";
+      if (!trtr && candidate_is_test) {
+        result[mode] = {{"not_computed", kCandidateIsTest}};
+        continue;
+      }
+      std::vector<double> macro, micro;
+      std::string note;
+      for (int k = 0; k < config.seeds; ++k) {
+        uint64_t seed = config.seed + static_cast<uint64_t>(k);
+        TaskScores scores = trtr ? train_and_score(trtr_x, trtr_y, test_trtr, classes, config.xgb, seed)
+                                 : train_and_score(tstr_x, tstr_y, test_tstr, classes, config.xgb, seed);
+        note = scores.note;
+        TaskAurocs a = task_aurocs(scores.scores, test_y, classes);
+        macro.push_back(a.macro);
+        micro.push_back(a.micro);
+        if (averaged) (trtr ? per_seed_trtr : per_seed_tstr)[static_cast<size_t>(k)].push_back(a.macro);
+      }
+      nlohmann::json m = {{"auroc_mean", number(mean(macro))},
+                          {"auroc_std", number(sample_std(macro))},
+                          {"auroc_per_seed", macro},
+                          {"auroc_micro_mean", number(mean(micro))}};
+      if (!note.empty()) m["note"] = note;
+      result[mode] = m;
+      if (!std::isnan(mean(macro))) (trtr ? computable_trtr : computable_tstr).push_back(mean(macro));
+    }
+    task_results.push_back(result);
+    progress.advance();
+  }
+  progress.finish();
+
+  auto summary = [](const std::vector<std::vector<double>>& per_seed) {
+    std::vector<double> means;
+    for (const auto& v : per_seed) means.push_back(v.empty() ? NAN : mean(v));
+    return std::pair{mean(means), sample_std(means)};
+  };
+  auto [trtr_mean, trtr_std] = summary(per_seed_trtr);
+  auto [tstr_mean, tstr_std] = summary(per_seed_tstr);
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  nlohmann::json headline = {{"tasks_averaged", per_seed_trtr.front().size()},
+                             {"trtr_auroc_mean", number(trtr_mean)},
+                             {"trtr_auroc_std", number(trtr_std)},
+                             {"tstr_auroc_mean", number(tstr_mean)},
+                             {"tstr_auroc_std", number(tstr_std)},
+                             {"tasks_not_available", not_available},
+                             {"tasks_too_few_test_labels", too_few_labels},
+                             {"indicative",
+                              {{"note", "every task with a computable AUROC, including those with too few test labels: "
+                                        "unreliable, for small test splits only"},
+                               {"tasks", computable_trtr.size()},
+                               {"trtr_auroc_mean", number(mean(computable_trtr))},
+                               {"tstr_auroc_mean", number(mean(computable_tstr))}}}};
+  nlohmann::json out = {
+      {"headline", headline},
+      {"method",
+       "XGBoost on first-half counts and last values per item; label from the second half; AUROC on real test "
+       "(multi-class: macro one-vs-rest over classes present); mean and sample std over seeds"},
+      {"stays", {{"real_train", train_stays.size()}, {"candidate", candidate_stays.size()}, {"real_test", test_stays.size()}}},
+      {"features", {{"trtr", trtr_space.cols}, {"tstr", tstr_space.cols}}},
+      {"config",
+       {{"seeds", config.seeds}, {"seed", config.seed}, {"trees", config.xgb.trees}, {"max_depth", config.xgb.max_depth},
+        {"learning_rate", config.xgb.learning_rate}, {"threads", config.xgb.threads},
+        {"min_test_positives", config.min_test_positives}, {"min_first_half_events", config.min_first_half_events},
+        {"max_items", config.max_items}, {"min_item_stays", config.min_item_stays},
+        {"max_train_stays", config.max_train_stays}, {"preset", config.tasks.empty() ? config.preset : "custom"}}},
+      {"tasks", task_results},
+      {"seconds", seconds}};
+  if (candidate_is_test) out["note"] = kCandidateIsTest;
+  log_info("utility: TRTR AUROC {:.3f}, TSTR AUROC {:.3f} over {} tasks ({:.1f} s)", trtr_mean, tstr_mean,
+           per_seed_trtr.front().size(), seconds);
+  return out;
+}
+
+}  // namespace rawmed::eval

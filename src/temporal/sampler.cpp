@@ -1,0 +1,154 @@
+#include "temporal/sampler.h"
+
+#include "common/error.h"
+#include "common/fs.h"
+#include "common/log.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <numeric>
+#include <random>
+#include <sstream>
+
+namespace rawmed::temporal {
+
+void save_model(const std::filesystem::path& path, const TemporalModel& model) {
+  torch::serialize::OutputArchive archive;
+  nlohmann::json config = {{"format", "rawmed-temporal/1"},
+                           {"layout", model.layout.to_json()},
+                           {"model", model.config.to_json()}};
+  archive.write("config", torch::IValue(config.dump()));
+  torch::serialize::OutputArchive weights;
+  model.net->save(weights);
+  archive.write("model", weights);
+  std::ostringstream bytes;
+  archive.save_to(bytes);
+  write_file_atomic(path, bytes.str());
+}
+
+TemporalModel load_model(const std::filesystem::path& path, torch::Device device) {
+  if (!std::filesystem::exists(path))
+    fail("{}: no temporal model; run `rawmed train --stage temporal` first", path.string());
+  TemporalModel m;
+  try {
+    torch::serialize::InputArchive archive;
+    archive.load_from(path.string());
+    torch::IValue config;
+    archive.read("config", config);
+    auto j = nlohmann::json::parse(config.toStringRef());
+    if (j.value("format", "") != "rawmed-temporal/1")
+      fail("{}: format '{}' is not rawmed-temporal/1", path.string(), j.value("format", ""));
+    m.layout = Layout::from_json(j.at("layout"));
+    m.config = ModelConfig::from_json(j.at("model"));
+    m.net = Transformer(m.config);
+    torch::serialize::InputArchive weights;
+    archive.read("model", weights);
+    m.net->load(weights);
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    fail("{}: cannot read the temporal model (corrupt or from another version): {}", path.string(), e.what());
+  }
+  m.net->to(device);
+  m.net->eval();
+  return m;
+}
+
+int pick_token(const float* logits, const std::vector<char>& allowed, const SamplerSettings& settings,
+               std::mt19937_64& rng) {
+  std::vector<int> candidates;
+  for (size_t t = 0; t < allowed.size(); ++t)
+    if (allowed[t]) candidates.push_back(static_cast<int>(t));
+  if (candidates.empty()) fail("temporal: the grammar allows no token (internal error)");
+  auto higher = [&](int a, int b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); };
+  if (settings.top_k > 0 && static_cast<int>(candidates.size()) > settings.top_k) {
+    std::nth_element(candidates.begin(), candidates.begin() + settings.top_k, candidates.end(), higher);
+    candidates.resize(settings.top_k);
+  }
+  std::sort(candidates.begin(), candidates.end(), higher);
+  std::vector<double> p(candidates.size());
+  const double top = logits[candidates[0]];
+  for (size_t i = 0; i < candidates.size(); ++i)
+    p[i] = std::exp((logits[candidates[i]] - top) / settings.temperature);
+  double total = std::accumulate(p.begin(), p.end(), 0.0);
+  if (settings.top_p < 1.0) {
+    double mass = 0;
+    size_t keep = 0;
+    while (keep < p.size() && mass < settings.top_p * total) mass += p[keep++];
+    p.resize(std::max<size_t>(keep, 1));
+    total = std::accumulate(p.begin(), p.end(), 0.0);
+  }
+  double u = std::uniform_real_distribution<double>(0.0, total)(rng);
+  for (size_t i = 0; i < p.size(); ++i) {
+    if (u < p[i]) return candidates[i];
+    u -= p[i];
+  }
+  return candidates[p.size() - 1];
+}
+
+static uint64_t mix(uint64_t x) {  // splitmix64
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+SampledTokens sample_sequences(Transformer& net, const Layout& layout, int64_t n, const SamplerSettings& settings) {
+  if (settings.temperature <= 0) fail("--temperature must be positive (got {})", settings.temperature);
+  if (settings.top_p <= 0 || settings.top_p > 1) fail("--top-p must be in (0, 1] (got {})", settings.top_p);
+  if (settings.batch_size <= 0) fail("sampling batch size must be positive");
+  torch::NoGradGuard no_grad;
+  net->eval();
+  const auto device = net->parameters().front().device();
+  const int V = layout.vocab_size();
+  SampledTokens out;
+  out.sequences.reserve(n);
+  auto started = std::chrono::steady_clock::now();
+  Progress progress("sample", n, "stays");
+  std::vector<char> allowed;
+  for (int64_t first = 0; first < n; first += settings.batch_size) {
+    const int64_t B = std::min<int64_t>(settings.batch_size, n - first);
+    std::vector<GrammarState> states(B);
+    std::vector<std::mt19937_64> rngs;
+    for (int64_t i = 0; i < B; ++i) {
+      rngs.emplace_back(mix(settings.seed ^ mix(first + i)));
+      advance(layout, states[i], layout.start());
+    }
+    KVCache cache;
+    if (settings.use_cache) cache = net->make_cache(B);
+    auto tokens = torch::full({B, layout.max_length()}, layout.pad(), torch::TensorOptions().dtype(torch::kLong));
+    tokens.select(1, 0).fill_(layout.start());
+    int64_t length = 1, alive = B;
+    while (alive > 0) {
+      torch::Tensor logits;
+      if (settings.use_cache) logits = net->forward(tokens.narrow(1, length - 1, 1).to(device), &cache);
+      else logits = net->forward(tokens.narrow(1, 0, length).to(device));
+      logits = logits.select(1, logits.size(1) - 1).to(torch::kCPU, torch::kFloat).contiguous();
+      const float* rows = logits.data_ptr<float>();
+      auto column = tokens.select(1, length);
+      auto next = column.accessor<int64_t, 1>();
+      for (int64_t i = 0; i < B; ++i) {
+        if (states[i].ended) {
+          next[i] = layout.pad();
+          continue;
+        }
+        allowed_next(layout, states[i], settings.gender, settings.age_mask, allowed, settings.min_events);
+        int token = pick_token(rows + i * V, allowed, settings, rngs[i]);
+        if (token == layout.end() && states[i].events >= layout.max_events) ++out.hit_cap;
+        advance(layout, states[i], token);
+        ++out.tokens;
+        if (states[i].ended) --alive;
+        next[i] = token;
+      }
+      ++length;
+    }
+    for (auto& s : states) out.sequences.push_back(std::move(s.tokens));
+    progress.advance(B);
+  }
+  progress.finish();
+  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return out;
+}
+
+}  // namespace rawmed::temporal

@@ -1,0 +1,333 @@
+// `rawmed train --stage temporal`: next-token training of the causal Transformer over
+// START [GENDER AGE] (time digits, codes)* END sequences (docs/formats/temporal.md).
+#include "common/error.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "common/torch_env.h"
+#include "ingest/config.h"
+#include "temporal/corpus.h"
+#include "temporal/sampler.h"
+#include "temporal/temporal.h"
+#include "temporal/temporal_config.h"
+
+#include <ATen/autocast_mode.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <numeric>
+#include <random>
+#include <sstream>
+
+namespace rawmed::temporal {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+struct Metrics {
+  double loss_sum = 0;
+  int64_t tokens = 0, code_correct = 0, code_total = 0, time_correct = 0, time_total = 0;
+  double loss() const { return tokens ? loss_sum / double(tokens) : 0; }
+  double code_acc() const { return code_total ? double(code_correct) / double(code_total) : 0; }
+  double time_acc() const { return time_total ? double(time_correct) / double(time_total) : 0; }
+};
+
+class AutocastGuard {
+ public:
+  AutocastGuard(bool on, const torch::Device& device) : on_(on), cuda_(device.is_cuda()) {
+    if (!on_) return;
+    if (cuda_) {
+      at::autocast::set_enabled(true);
+      at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+    } else {
+      at::autocast::set_cpu_enabled(true);
+      at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+    }
+  }
+  ~AutocastGuard() {
+    if (!on_) return;
+    if (cuda_) at::autocast::set_enabled(false);
+    else at::autocast::set_cpu_enabled(false);
+    at::autocast::clear_cache();
+  }
+
+ private:
+  bool on_, cuda_;
+};
+
+// Runs the model on a batch; returns the summed loss and adds counts to `metrics`.
+torch::Tensor batch_loss(Transformer& net, const Batch& batch, const GrammarMasks& masks, bool bf16,
+                         Metrics& metrics) {
+  torch::Tensor logits;
+  {
+    AutocastGuard autocast(bf16, batch.input.device());
+    logits = net->forward(batch.input);
+  }
+  logits = masks.apply(logits.to(torch::kFloat), batch.slot);
+  const int64_t V = logits.size(-1);
+  auto loss = torch::nn::functional::cross_entropy(
+      logits.view({-1, V}), batch.target.view(-1),
+      torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-100).reduction(torch::kSum));
+  torch::NoGradGuard no_grad;
+  auto valid = batch.target != -100;
+  auto correct = (logits.argmax(-1) == batch.target) & valid;
+  auto is_code = (batch.slot == masks.code_class()).unsqueeze(0) & valid;
+  auto is_time = ((batch.slot >= 2) & (batch.slot < masks.code_class())).unsqueeze(0) & valid;
+  metrics.loss_sum += loss.item<double>();
+  metrics.tokens += batch.tokens;
+  metrics.code_correct += (correct & is_code).sum().item<int64_t>();
+  metrics.code_total += is_code.sum().item<int64_t>();
+  metrics.time_correct += (correct & is_time).sum().item<int64_t>();
+  metrics.time_total += is_time.sum().item<int64_t>();
+  return loss;
+}
+
+Metrics evaluate(Transformer& net, const Corpus& corpus, const std::vector<std::vector<int32_t>>& sequences,
+                 const GrammarMasks& masks, int batch_size, bool bf16, torch::Device device) {
+  torch::NoGradGuard no_grad;
+  net->eval();
+  Metrics m;
+  std::vector<size_t> order(sequences.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return sequences[a].size() < sequences[b].size(); });
+  for (size_t first = 0; first < order.size(); first += batch_size) {
+    std::vector<size_t> ids(order.begin() + first, order.begin() + std::min(order.size(), first + batch_size));
+    batch_loss(net, corpus.make_batch(sequences, ids, device), masks, bf16, m);
+  }
+  return m;
+}
+
+double learning_rate(const TemporalConfig& c, int64_t step, int64_t total_steps) {
+  if (step < c.warmup_steps) return c.lr * double(step + 1) / double(c.warmup_steps);
+  double progress = std::min(1.0, double(step - c.warmup_steps) / double(std::max<int64_t>(1, total_steps - c.warmup_steps)));
+  return c.lr * (c.min_lr_ratio + (1 - c.min_lr_ratio) * 0.5 * (1 + std::cos(M_PI * progress)));
+}
+
+std::unique_ptr<torch::optim::AdamW> make_optimizer(Transformer& net, const TemporalConfig& c) {
+  std::vector<torch::Tensor> decay, no_decay;
+  for (auto& p : net->parameters()) (p.dim() >= 2 ? decay : no_decay).push_back(p);
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  groups.emplace_back(decay, std::make_unique<torch::optim::AdamWOptions>(
+                                 torch::optim::AdamWOptions(c.lr).weight_decay(c.weight_decay)));
+  groups.emplace_back(no_decay,
+                      std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(c.lr).weight_decay(0)));
+  return std::make_unique<torch::optim::AdamW>(groups, torch::optim::AdamWOptions(c.lr));
+}
+
+struct TrainState {
+  int epochs_done = 0;
+  int64_t step = 0;
+  double best_loss = std::numeric_limits<double>::infinity();
+  int best_epoch = -1, bad_epochs = 0;
+  nlohmann::json history = nlohmann::json::array();
+};
+
+void save_checkpoint(const fs::path& path, Transformer& net, torch::optim::AdamW& optimizer, const TrainState& s,
+                     const nlohmann::json& model_json) {
+  torch::serialize::OutputArchive archive, weights, optim;
+  net->save(weights);
+  optimizer.save(optim);
+  archive.write("model", weights);
+  archive.write("optimizer", optim);
+  nlohmann::json state = {{"epochs_done", s.epochs_done}, {"step", s.step},         {"best_loss", s.best_loss},
+                          {"best_epoch", s.best_epoch},   {"bad_epochs", s.bad_epochs}, {"history", s.history},
+                          {"model", model_json}};
+  archive.write("state", torch::IValue(state.dump()));
+  std::ostringstream bytes;
+  archive.save_to(bytes);
+  write_file_atomic(path, bytes.str());
+}
+
+TrainState load_checkpoint(const fs::path& path, Transformer& net, torch::optim::AdamW& optimizer,
+                           const nlohmann::json& model_json) {
+  TrainState s;
+  try {
+    torch::serialize::InputArchive archive, weights, optim;
+    archive.load_from(path.string());
+    torch::IValue state_value;
+    archive.read("state", state_value);
+    auto state = nlohmann::json::parse(state_value.toStringRef());
+    if (state.at("model") != model_json)
+      fail("{}: checkpoint was made with another model or sequence layout; remove it or train without --resume",
+           path.string());
+    archive.read("model", weights);
+    net->load(weights);
+    archive.read("optimizer", optim);
+    optimizer.load(optim);
+    s.epochs_done = state.at("epochs_done");
+    s.step = state.at("step");
+    s.best_loss = state.at("best_loss").is_null() ? std::numeric_limits<double>::infinity()
+                                                  : state.at("best_loss").get<double>();
+    s.best_epoch = state.at("best_epoch");
+    s.bad_epochs = state.at("bad_epochs");
+    s.history = state.at("history");
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    fail("{}: cannot read the checkpoint (corrupt?): {}", path.string(), e.what());
+  }
+  return s;
+}
+
+}  // namespace
+
+void run_training(const TrainArgs& args) {
+  auto started = Clock::now();
+  const int threads = setup_torch_threads(args.threads);
+  const torch::Device device = parse_device(args.device);
+  CorpusInputs inputs = load_corpus_inputs(args.work, args.config, args.preset);
+  TemporalConfig& tc = inputs.config;
+  // --max-epochs stops this run early; the learning-rate schedule keeps following the config's
+  // max_epochs, so a run stopped after epoch N and resumed is the same as one run.
+  const int last_epoch = args.max_epochs >= 0 ? std::min(args.max_epochs, tc.max_epochs) : tc.max_epochs;
+  const Corpus& corpus = inputs.corpus;
+  const Layout& layout = corpus.layout;
+  if (corpus.train.empty()) fail("{}: the dataset has no train stays", (args.work / "dataset").string());
+
+  ModelConfig mc;
+  mc.vocab_size = layout.vocab_size();
+  mc.max_length = layout.max_length();
+  mc.layers = tc.layers;
+  mc.d_model = tc.d_model;
+  mc.heads = tc.heads;
+  mc.ff = tc.ff;
+  mc.dropout = tc.dropout;
+  mc.sinusoidal = tc.sinusoidal;
+  const nlohmann::json model_json = {{"layout", layout.to_json()}, {"model", mc.to_json()}};
+
+  seed_torch(args.seed);
+  TemporalModel model{layout, mc, Transformer(mc)};
+  model.net->to(device);
+  auto optimizer = make_optimizer(model.net, tc);
+  GrammarMasks masks(layout, device);
+
+  const fs::path out = args.work / "temporal";
+  fs::create_directories(out);
+  const fs::path checkpoint = out / "checkpoint.pt";
+  TrainState state;
+  if (args.resume && fs::exists(checkpoint)) {
+    state = load_checkpoint(checkpoint, model.net, *optimizer, model_json);
+    log_info("temporal: resuming after epoch {} (step {})", state.epochs_done, state.step);
+  } else if (args.resume) {
+    log_info("temporal: --resume given but {} does not exist; starting from scratch", checkpoint.string());
+  }
+
+  const Unigram unigram = fit_unigram(corpus);
+  const double unigram_valid = unigram.loss(corpus, corpus.valid.empty() ? corpus.train : corpus.valid);
+  int64_t params = 0;
+  for (auto& p : model.net->parameters()) params += p.numel();
+  const int64_t steps_per_epoch = (int64_t(corpus.train.size()) + tc.batch_size - 1) / tc.batch_size;
+  const int64_t total_steps = steps_per_epoch * std::max(1, tc.max_epochs);
+  log_info("temporal: {} train / {} valid stays, {} train tokens, vocab {}, max length {}, {:.2f}M parameters, "
+           "{} threads, unigram valid loss {:.4f}",
+           corpus.train.size(), corpus.valid.size(), corpus.train_tokens, layout.vocab_size(), layout.max_length(),
+           params / 1e6, threads, unigram_valid);
+
+  std::string stopped = "max_epochs";
+  auto write_report = [&] {
+    nlohmann::json report = {
+        {"format", "rawmed-temporal-train/1"},
+        {"preset", tc.preset},
+        {"config", tc.to_json()},
+        {"config_file", inputs.config_file.string()},
+        {"layout", layout.to_json()},
+        {"model", mc.to_json()},
+        {"parameters", params},
+        {"seed", args.seed},
+        {"bf16", args.bf16},
+        {"device", device.str()},
+        {"runtime", torch_runtime_info()},
+        {"inputs", inputs.fingerprints},
+        {"sequences", corpus.summary()},
+        {"unigram_valid_loss", unigram_valid},
+        {"best_epoch", state.best_epoch},
+        {"best_valid_loss", std::isfinite(state.best_loss) ? nlohmann::json(state.best_loss) : nlohmann::json()},
+        {"margin_below_unigram",
+         std::isfinite(state.best_loss) ? nlohmann::json(unigram_valid - state.best_loss) : nlohmann::json()},
+        {"epochs", state.history},
+        {"stopped", stopped},
+        {"seconds", seconds_since(started)}};
+    write_json_atomic(out / "train.json", report);
+  };
+
+  const bool has_valid = !corpus.valid.empty();
+  if (last_epoch < tc.max_epochs) stopped = "max_epochs_flag";
+  for (int epoch = state.epochs_done; epoch < last_epoch; ++epoch) {
+    if (state.bad_epochs >= tc.patience) {
+      stopped = "early_stopping";
+      break;
+    }
+    if (args.max_minutes > 0 && seconds_since(started) > args.max_minutes * 60) {
+      stopped = "max_minutes";
+      break;
+    }
+    // Seeded per epoch, so --resume from an epoch boundary repeats the same batches and dropout.
+    torch::manual_seed(args.seed * 1000003 + epoch);
+    std::mt19937_64 rng(args.seed * 1000003 + epoch);
+    auto batches = corpus.train_batches(tc.batch_size, rng);
+    model.net->train();
+    Metrics train;
+    auto epoch_start = Clock::now();
+    Progress progress(fmt::format("epoch {}/{}", epoch + 1, tc.max_epochs), corpus.train_tokens, "tok");
+    double lr = 0;
+    for (const auto& ids : batches) {
+      lr = learning_rate(tc, state.step, total_steps);
+      for (auto& group : optimizer->param_groups())
+        static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+      Batch batch = corpus.make_batch(corpus.train, ids, device);
+      optimizer->zero_grad();
+      auto loss = batch_loss(model.net, batch, masks, args.bf16, train) / double(batch.tokens);
+      loss.backward();
+      if (tc.clip > 0) torch::nn::utils::clip_grad_norm_(model.net->parameters(), tc.clip);
+      optimizer->step();
+      ++state.step;
+      progress.advance(batch.tokens);
+      progress.set_postfix(fmt::format("loss {:.4f}", loss.item<double>()));
+    }
+    progress.finish();
+    const double train_seconds = seconds_since(epoch_start);
+    Metrics valid = has_valid ? evaluate(model.net, corpus, corpus.valid, masks, tc.batch_size, false, device) : train;
+    state.epochs_done = epoch + 1;
+    state.history.push_back({{"epoch", epoch + 1},
+                             {"train_loss", train.loss()},
+                             {"train_code_acc", train.code_acc()},
+                             {"train_time_acc", train.time_acc()},
+                             {"valid_loss", valid.loss()},
+                             {"valid_code_acc", valid.code_acc()},
+                             {"valid_time_acc", valid.time_acc()},
+                             {"lr", lr},
+                             {"train_tokens_per_second", double(train.tokens) / train_seconds},
+                             {"seconds", seconds_since(epoch_start)}});
+    bool better = valid.loss() < state.best_loss;
+    if (better) {
+      state.best_loss = valid.loss();
+      state.best_epoch = epoch + 1;
+      state.bad_epochs = 0;
+      save_model(out / "model.pt", model);
+    } else {
+      ++state.bad_epochs;
+    }
+    log_info("temporal: epoch {} train {:.4f} valid {:.4f} (unigram {:.4f}) code acc {:.3f} time acc {:.3f} "
+             "{:.0f} tok/s{}",
+             epoch + 1, train.loss(), valid.loss(), unigram_valid, valid.code_acc(), valid.time_acc(),
+             double(train.tokens) / train_seconds, better ? " *" : "");
+    save_checkpoint(checkpoint, model.net, *optimizer, state, model_json);
+    write_report();
+  }
+  if (state.best_epoch < 0) {
+    // No finished epoch (max_epochs 0 or an immediate time limit): keep the initial weights usable.
+    save_model(out / "model.pt", model);
+  }
+  write_json_atomic(out / "config.json", {{"format", "rawmed-temporal/1"},
+                                          {"layout", layout.to_json()},
+                                          {"model", mc.to_json()},
+                                          {"train", tc.to_json()}});
+  write_report();
+  log_info("temporal: best valid loss {:.4f} at epoch {} (unigram {:.4f}); {} in {:.0f} s", state.best_loss,
+           state.best_epoch, unigram_valid, (out / "model.pt").string(), seconds_since(started));
+}
+
+}  // namespace rawmed::temporal

@@ -1,0 +1,56 @@
+#pragma once
+// A GPT-style causal Transformer decoder (pre-LayerNorm, GELU) with its own attention and an
+// explicit key/value cache, so sampling costs one step per new token. Includes Torch: only
+// src/temporal files and tests include this header.
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include <vector>
+
+namespace rawmed::temporal {
+
+struct ModelConfig {
+  int vocab_size = 0;
+  int64_t max_length = 0;
+  int layers = 2, d_model = 64, heads = 2, ff = 256;
+  double dropout = 0.0;
+  bool sinusoidal = false;  // false: learned positions
+
+  nlohmann::json to_json() const;
+  static ModelConfig from_json(const nlohmann::json& j);
+};
+
+// Keys and values of every layer for a batch: [layer] (B, heads, max_length, head_dim).
+struct KVCache {
+  std::vector<torch::Tensor> keys, values;
+  int64_t length = 0;  // positions filled
+};
+
+class TransformerImpl : public torch::nn::Module {
+ public:
+  explicit TransformerImpl(const ModelConfig& config);
+  // tokens (B, T) -> logits (B, T, V). Without a cache, positions are 0..T-1 and attention is
+  // causal over the T tokens. With a cache, the tokens continue at cache->length; their keys and
+  // values are appended, and they attend to everything in the cache.
+  torch::Tensor forward(const torch::Tensor& tokens, KVCache* cache = nullptr);
+  KVCache make_cache(int64_t batch) const;
+  const ModelConfig& config() const { return config_; }
+
+ private:
+  torch::Tensor attention(int layer, const torch::Tensor& x, KVCache* cache, int64_t start);
+
+  struct Block {
+    torch::nn::LayerNorm ln1{nullptr}, ln2{nullptr};
+    torch::nn::Linear qkv{nullptr}, proj{nullptr}, fc1{nullptr}, fc2{nullptr};
+  };
+  ModelConfig config_;
+  torch::nn::Embedding token_embedding{nullptr}, position_embedding{nullptr};
+  torch::Tensor sinusoid_;  // (max_length, d) buffer when sinusoidal
+  std::vector<Block> blocks_;
+  torch::nn::LayerNorm final_norm{nullptr};
+  torch::nn::Linear head{nullptr};
+  torch::nn::Dropout dropout{nullptr};
+};
+TORCH_MODULE(Transformer);
+
+}  // namespace rawmed::temporal

@@ -1,0 +1,302 @@
+// Codec (RQ-VAE) tests on a small synthetic dataset built in memory (tiny preset, fast).
+#include "codec/codec.h"
+#include "codec/trainer.h"
+#include "common/error.h"
+#include "common/fs.h"
+#include "common/log.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <random>
+
+namespace rawmed::codec {
+namespace {
+
+// Lab-like events: `labs item <name> value <digits> unit <unit> SEP`, 16 tokens at most.
+Dataset synthetic_dataset(int stays = 24, int events_per_stay = 6) {
+  Dataset d;
+  d.table_names = {"labs"};
+  uint16_t table = d.vocab.add("labs", TokenKind::kTable);
+  uint16_t col_item = d.vocab.add("item", TokenKind::kColumn), col_value = d.vocab.add("value", TokenKind::kColumn),
+           col_unit = d.vocab.add("unit", TokenKind::kColumn);
+  std::vector<uint16_t> items = {d.vocab.add("creatinine", TokenKind::kValue), d.vocab.add("sodium", TokenKind::kValue),
+                                 d.vocab.add("potassium", TokenKind::kValue)};
+  std::vector<uint16_t> units = {d.vocab.add("mg/dl", TokenKind::kValue), d.vocab.add("mmol/l", TokenKind::kValue)};
+  std::mt19937 rng(7);
+  d.event_offsets = {0};
+  d.stay_offsets = {0};
+  auto push = [&](uint16_t token, uint8_t type, uint8_t dpe) {
+    d.tokens.push_back(token);
+    d.types.push_back(type);
+    d.dpe.push_back(dpe);
+  };
+  for (int s = 0; s < stays; ++s) {
+    for (int e = 0; e < events_per_stay; ++e) {
+      int item = static_cast<int>(rng() % items.size());
+      int value = 100 + static_cast<int>(rng() % 60);  // "1x.y": tens, units, point, tenths
+      push(table, kTypeTable, kDpeNone);
+      push(col_item, kTypeColumn, kDpeNone);
+      push(items[item], kTypeValue, kDpeNone);
+      push(col_value, kTypeColumn, kDpeNone);
+      push(Vocab::byte_id('0' + value / 100), kTypeValue, kDpeUnits + 1);
+      push(Vocab::byte_id('0' + value / 10 % 10), kTypeValue, kDpeUnits);
+      push(Vocab::byte_id('.'), kTypeValue, kDpePoint);
+      push(Vocab::byte_id('0' + value % 10), kTypeValue, kDpeFirstFraction);
+      push(col_unit, kTypeColumn, kDpeNone);
+      push(units[item == 0 ? 0 : 1], kTypeValue, kDpeNone);
+      push(kSepId, kTypeSep, kDpeNone);
+      d.event_offsets.push_back(d.tokens.size());
+      d.event_minutes.push_back(e * 10);
+      d.event_tables.push_back(0);
+    }
+    d.stay_offsets.push_back(d.event_minutes.size());
+    StayInfo info;
+    info.stay_id = std::to_string(1000 + s);
+    info.patient_id = std::to_string(s);
+    info.split = s < stays * 3 / 4 ? kTrain : (s % 2 ? kValid : kTest);
+    d.stays.push_back(info);
+  }
+  d.columns = {{"tables",
+                {{{"name", "labs"},
+                  {"columns",
+                   {{{"name", "item"}, {"type", "categorical"}},
+                    {{"name", "value"}, {"type", "numeric"}},
+                    {{"name", "unit"}, {"type", "categorical"}}}}}}}};
+  d.manifest = {{"max_tokens_per_event", 16}, {"max_events_per_stay", events_per_stay}};
+  return d;
+}
+
+fs::path temp_dir(const std::string& name) {
+  fs::path dir = fs::temp_directory_path() / fmt::format("rawmed-codec-test-{}-{}", ::getpid(), name);
+  fs::remove_all(dir);
+  return dir;
+}
+
+TrainOptions options(const fs::path& dir) {
+  TrainOptions o;
+  o.out_dir = dir;
+  o.threads = 1;
+  o.seed = 3;
+  return o;
+}
+
+bool same_state(const std::vector<std::pair<std::string, torch::Tensor>>& a,
+                const std::vector<std::pair<std::string, torch::Tensor>>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (a[i].first != b[i].first || !torch::equal(a[i].second, b[i].second)) return false;
+  return true;
+}
+
+class CodecTest : public ::testing::Test {
+ protected:
+  void SetUp() override { set_quiet(true); }
+};
+
+TEST_F(CodecTest, ForwardShapesAndCodeRange) {
+  Dataset d = synthetic_dataset();
+  CodecConfig c = codec_preset("tiny");
+  RQVAE model(c, vocab_sizes(d));
+  auto tokens = torch::zeros({3, 16}, torch::kLong);
+  tokens.index_put_({torch::indexing::Slice(), torch::indexing::Slice(0, 5)}, 7);
+  auto out = model->forward(tokens, torch::ones_like(tokens), torch::zeros_like(tokens));
+  EXPECT_EQ(out.hidden.sizes().vec(), (std::vector<int64_t>{3, 16, c.channels}));
+  EXPECT_EQ(out.codes.sizes().vec(), (std::vector<int64_t>{3, c.positions, c.depth}));
+  EXPECT_GE(out.codes.min().item<int64_t>(), 0);
+  EXPECT_LT(out.codes.max().item<int64_t>(), c.codebook_size);
+  // Decoding the codes gives the same decoder states as the forward pass.
+  model->eval();
+  auto again = model->forward(tokens, torch::ones_like(tokens), torch::zeros_like(tokens));
+  EXPECT_TRUE(torch::allclose(model->decode_codes(again.codes), again.hidden, 1e-5, 1e-5));
+}
+
+TEST_F(CodecTest, TrainsWritesOutputsAndDecodes) {
+  Dataset d = synthetic_dataset();
+  CodecConfig c = codec_preset("tiny");
+  c.max_epochs = 12;
+  c.patience = 12;
+  fs::path dir = temp_dir("train");
+  TrainResult r = train_codec(d, c, options(dir));
+  ASSERT_TRUE(r.finished);
+  for (const char* f : {"model.pt", "config.json", "codes.bin", "train.json", "checkpoint.pt"})
+    EXPECT_TRUE(fs::exists(dir / f)) << f;
+  auto report = read_json(dir / "train.json");
+  for (const char* key : {"valid_exact_event_rate", "test_exact_event_rate", "valid_token_accuracy",
+                          "numeric_value_exact_rate", "categorical_value_exact_rate", "events_per_second",
+                          "train_exact_event_rate", "codebook_usage", "codebook_perplexity", "runtime", "seed"})
+    EXPECT_TRUE(report.contains(key)) << key;
+  EXPECT_EQ(report["epochs"].size(), 12u);
+  EXPECT_EQ(report["epochs"][0]["codebook_perplexity"].size(), static_cast<size_t>(c.depth));
+  // The synthetic events are easy: the codec must learn them.
+  double first = report["epochs"][0]["train_token_accuracy"], last = report["train_token_accuracy"];
+  EXPECT_GT(last, 0.75);
+  EXPECT_GT(last, first + 0.1);
+  EXPECT_GT(report["codebook_usage"][0].get<int>(), 1);  // k-means init + restarts: no collapse to one code
+
+  CodesFile codes = read_codes_file(dir / "codes.bin");
+  EXPECT_EQ(codes.events, d.num_events());
+  EXPECT_EQ(codes.positions, static_cast<uint32_t>(c.positions));
+  EXPECT_EQ(codes.depth, static_cast<uint32_t>(c.depth));
+  EXPECT_EQ(codes.codebook_size, static_cast<uint32_t>(c.codebook_size));
+
+  // Decoding the stored codes reproduces the training-split exact rate measured by training.
+  fs::path work = temp_dir("work");
+  fs::create_directories(work / "codec");
+  fs::copy_file(dir / "model.pt", work / "codec" / "model.pt");
+  DecodedTokens decoded = decode_codes(work, codes.codes, codes.events, "cpu", 1);
+  ASSERT_EQ(decoded.tokens_per_event, 16);
+  int64_t exact = 0, train_events = 0;
+  for (size_t e = 0; e < d.num_events(); ++e) {
+    if (d.event_split(e) != kTrain) continue;
+    ++train_events;
+    exact += d.vocab.decode_event(&decoded.tokens[e * 16], &decoded.types[e * 16], 16) == d.decode(e);
+  }
+  EXPECT_NEAR(double(exact) / train_events, report["train_exact_event_rate"].get<double>(), 0.02);
+
+  auto bad = codes.codes;
+  bad[0] = static_cast<uint16_t>(c.codebook_size);
+  EXPECT_THROW(decode_codes(work, bad, codes.events, "cpu", 1), Error);
+  fs::remove_all(dir);
+  fs::remove_all(work);
+}
+
+TEST_F(CodecTest, ResumeAfterStopMidEpochIsBitForBit) {
+  Dataset d = synthetic_dataset();
+  CodecConfig c = codec_preset("tiny");  // 3 epochs of 13 steps
+  fs::path full = temp_dir("full"), split = temp_dir("split");
+  TrainResult uninterrupted = train_codec(d, c, options(full));
+  ASSERT_TRUE(uninterrupted.finished);
+
+  TrainOptions first = options(split);
+  first.stop_after_steps = 17;  // inside the second epoch
+  TrainResult stopped = train_codec(d, c, first);
+  ASSERT_FALSE(stopped.finished);
+  EXPECT_FALSE(same_state(stopped.last_state, uninterrupted.last_state));
+  TrainOptions second = options(split);
+  second.stop_after_steps = 5;  // stop once more, in the same epoch
+  ASSERT_FALSE(train_codec(d, c, [&] { auto o = second; o.resume = true; return o; }()).finished);
+  TrainOptions rest = options(split);
+  rest.resume = true;
+  TrainResult resumed = train_codec(d, c, rest);
+  ASSERT_TRUE(resumed.finished);
+  EXPECT_TRUE(same_state(resumed.last_state, uninterrupted.last_state));
+  EXPECT_EQ(read_file(full / "codes.bin"), read_file(split / "codes.bin"));
+  auto a = read_json(full / "train.json"), b = read_json(split / "train.json");
+  EXPECT_EQ(a["epochs"].size(), b["epochs"].size());
+  EXPECT_EQ(a["epochs"].back()["train_loss"], b["epochs"].back()["train_loss"]);
+  EXPECT_EQ(a["valid_exact_event_rate"], b["valid_exact_event_rate"]);
+
+  // A stop inside the first epoch (no best epoch yet) resumes exactly too.
+  fs::path early = temp_dir("early");
+  TrainOptions in_first = options(early);
+  in_first.stop_after_steps = 3;
+  ASSERT_FALSE(train_codec(d, c, in_first).finished);
+  TrainOptions finish = options(early);
+  finish.resume = true;
+  EXPECT_TRUE(same_state(train_codec(d, c, finish).last_state, uninterrupted.last_state));
+  fs::remove_all(full);
+  fs::remove_all(split);
+  fs::remove_all(early);
+}
+
+TEST_F(CodecTest, CorruptOrMismatchedCheckpointIsAClearError) {
+  Dataset d = synthetic_dataset(8, 4);
+  CodecConfig c = codec_preset("tiny");
+  c.max_epochs = 1;
+  fs::path dir = temp_dir("corrupt");
+  TrainOptions o = options(dir);
+  o.resume = true;
+  try {
+    train_codec(d, c, o);
+    FAIL() << "resume without a checkpoint must fail";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("no checkpoint"), std::string::npos) << e.what();
+  }
+  o.resume = false;
+  ASSERT_TRUE(train_codec(d, c, o).finished);
+  o.resume = true;
+
+  CodecConfig other = c;
+  other.channels = 8;
+  try {
+    train_codec(d, other, o);
+    FAIL() << "a checkpoint of another architecture must be refused";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("channels"), std::string::npos) << e.what();
+  }
+  TrainOptions other_seed = o;
+  other_seed.seed = 99;
+  EXPECT_THROW(train_codec(d, c, other_seed), Error);
+
+  std::string bytes = read_file(dir / "checkpoint.pt");
+  write_file_atomic(dir / "checkpoint.pt", bytes.substr(0, bytes.size() / 2));
+  try {
+    train_codec(d, c, o);
+    FAIL() << "a truncated checkpoint must be refused";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("corrupt"), std::string::npos) << e.what();
+  }
+  write_file_atomic(dir / "checkpoint.pt", "not a checkpoint at all");
+  EXPECT_THROW(train_codec(d, c, o), Error);
+
+  write_file_atomic(dir / "model.pt", "garbage");
+  EXPECT_THROW(load_model(dir / "model.pt", torch::kCPU), Error);
+  fs::remove_all(dir);
+}
+
+TEST_F(CodecTest, CodesFileRoundTripAndCorruption) {
+  fs::path dir = temp_dir("codes");
+  CodesFile f{3, 2, 2, 16, {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}};
+  write_codes_file(dir / "codes.bin", f);
+  EXPECT_EQ(fs::file_size(dir / "codes.bin"), 32u + 12 * 2);
+  CodesFile g = read_codes_file(dir / "codes.bin");
+  EXPECT_EQ(g.codes, f.codes);
+  EXPECT_EQ(g.events, 3u);
+  EXPECT_EQ(g.codebook_size, 16u);
+  std::string bytes = read_file(dir / "codes.bin");
+  write_file_atomic(dir / "codes.bin", bytes.substr(0, bytes.size() - 2));
+  EXPECT_THROW(read_codes_file(dir / "codes.bin"), Error);
+  CodesFile wrong{3, 2, 2, 16, {1, 2, 3}};
+  EXPECT_THROW(write_codes_file(dir / "x.bin", wrong), Error);
+  fs::remove_all(dir);
+}
+
+TEST_F(CodecTest, PresetsAndConfigOverrides) {
+  EXPECT_EQ(codec_preset("paper").codebook_size, 1024);
+  EXPECT_EQ(codec_preset("paper").embed_dim, 256);
+  EXPECT_EQ(codec_preset("paper").batch_size, 4096);
+  EXPECT_THROW(codec_preset("huge"), Error);
+  CodecConfig c = codec_preset("demo");
+  auto ok = toml::parse("[codec]\nchannels = 64\nshared_codebook = true\nlr = 0.001\n");
+  apply_codec_overrides(c, *ok["codec"].as_table(), "x.toml");
+  EXPECT_EQ(c.channels, 64);
+  EXPECT_TRUE(c.shared_codebook);
+  EXPECT_DOUBLE_EQ(c.lr, 0.001);
+  auto bad = toml::parse("[codec]\nchanels = 64\n");
+  try {
+    apply_codec_overrides(c, *bad["codec"].as_table(), "x.toml");
+    FAIL() << "unknown key must fail";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("chanels"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(c.validate(100), Error);  // 100 tokens is not P x 2^n
+  EXPECT_EQ(CodecConfig::from_json(c.to_json()).to_json(), c.to_json());
+}
+
+TEST_F(CodecTest, SharedCodebookAndTransposeVariantsTrain) {
+  Dataset d = synthetic_dataset(8, 4);
+  CodecConfig c = codec_preset("tiny");
+  c.shared_codebook = true;
+  c.upsample = "transpose";
+  c.max_epochs = 2;
+  fs::path dir = temp_dir("shared");
+  TrainResult r = train_codec(d, c, options(dir));
+  ASSERT_TRUE(r.finished);
+  EXPECT_EQ(r.report["codebook_usage"].size(), static_cast<size_t>(c.depth));
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace rawmed::codec

@@ -1,0 +1,111 @@
+// End to end on the bundled MIMIC-IV demo with the tiny preset: `rawmed run` writes a synthetic
+// database in the input schema with synthetic ids, and a second run skips every stage.
+#include "ingest/csv.h"
+#include "ingest/schema.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace rawmed {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string run_command(const std::string& command, int* status) {
+  std::string output;
+  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+  char buffer[4096];
+  while (size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
+  *status = ::pclose(pipe);
+  return output;
+}
+
+std::set<std::string> column_values(const fs::path& file, const std::string& column) {
+  std::set<std::string> out;
+  CsvReader csv(file.string());
+  int index = csv.column_index(column);
+  EXPECT_GE(index, 0) << file << " " << column;
+  while (index >= 0 && csv.next()) out.emplace(csv.field(index));
+  return out;
+}
+
+// Trains two (tiny) models: minutes on a quiet 2-core machine, far more on a loaded one, so it
+// runs only with RAWMED_E2E=1. The editor drops invalid events instead of whole stays here
+// ([generate] invalid_events = "drop_event", min_events = 1): a tiny model's stays would all be
+// rejected otherwise, and this test is about the pipeline, not the model's quality.
+TEST(GenerateEndToEnd, TinyPresetRunWritesSyntheticDatabaseAndResumes) {
+  if (!std::getenv("RAWMED_E2E")) GTEST_SKIP() << "set RAWMED_E2E=1 to run the end-to-end pipeline test";
+  fs::path bundled = fs::path(RAWMED_SOURCE_DIR) / "configs/mimic-iv-demo.toml";
+  if (!fs::exists(bundled)) GTEST_SKIP() << "no bundled config " << bundled;
+  fs::path work = fs::temp_directory_path() / ("rawmed_gen_e2e_" + std::to_string(::getpid()));
+  fs::remove_all(work);
+  fs::create_directories(work);
+  std::stringstream text;
+  text << std::ifstream(bundled).rdbuf();
+  std::string toml = text.str();
+  std::string root_line = "root = \"../data/mimic-iv-demo\"";
+  ASSERT_NE(toml.find(root_line), std::string::npos);
+  toml.replace(toml.find(root_line), root_line.size(),
+               "root = \"" + (fs::path(RAWMED_SOURCE_DIR) / "data/mimic-iv-demo").string() + "\"");
+  toml += "\n[generate]\ninvalid_events = \"drop_event\"\nmin_events = 1\nmax_sample_factor = 50\n";
+  fs::path config = work.parent_path() / ("rawmed_gen_e2e_" + std::to_string(::getpid()) + ".toml");
+  std::ofstream(config) << toml;
+  std::string command = std::string(RAWMED_BINARY) + " run --config " + config.string() + " --work " + work.string() +
+                        " --preset tiny --n 8 --threads 2 --max-train-minutes 1 --quiet";
+  int status = 0;
+  std::string log = run_command(command, &status);
+  ASSERT_EQ(status, 0) << log;
+
+  fs::path syn = work / "synthetic";
+  nlohmann::json summary;
+  std::ifstream(syn / "generate.json") >> summary;
+  EXPECT_EQ(summary.at("stays"), 8);
+  EXPECT_GE(summary.at("stays_sampled").get<int64_t>(), 8);
+  double rate = summary.at("rejection_rate");
+  EXPECT_GE(rate, 0.0);
+  EXPECT_LT(rate, 1.0);
+  EXPECT_TRUE(summary.contains("failures_by_reason"));
+  EXPECT_TRUE(summary.contains("events_per_table"));
+  EXPECT_TRUE(fs::exists(work / "report/metrics.json"));
+
+  // Same tables, same column names in the same order as the real split.
+  DbSchema real = DbSchema::load(work / "real/train");
+  for (const auto& table : real.tables) {
+    CsvReader real_csv((work / "real/train" / table.file).string());
+    CsvReader syn_csv((syn / table.file).string());
+    EXPECT_EQ(syn_csv.header(), real_csv.header()) << table.name;
+  }
+  // Synthetic identifiers never equal a real one, and every event row links to a synthetic stay.
+  for (const char* key : {"stay_id", "patient_id", "admission_id"}) {
+    std::set<std::string> synthetic = column_values(syn / kCohortFile, key);
+    EXPECT_EQ(synthetic.size(), 8u) << key;
+    for (const char* split : {"train", "valid", "test"})
+      for (const auto& id : column_values(work / "real" / split / kCohortFile, key))
+        EXPECT_FALSE(synthetic.count(id)) << key << " " << id << " is a real id";
+  }
+  for (const auto& table : real.tables) {
+    std::set<std::string> cohort = column_values(syn / kCohortFile, table.link_cohort_key);
+    for (const auto& link : column_values(syn / table.file, table.link_column))
+      EXPECT_TRUE(cohort.count(link)) << table.name << " row links to unknown " << link;
+  }
+
+  // Nothing changed: every stage is skipped.
+  log = run_command(std::string(RAWMED_BINARY) + " run --config " + config.string() + " --work " + work.string() +
+                        " --preset tiny --n 8 --threads 2 --max-train-minutes 1",
+                    &status);
+  ASSERT_EQ(status, 0) << log;
+  for (const char* stage : {"prepare", "codec", "temporal", "generate", "evaluate"})
+    EXPECT_NE(log.find(std::string("run: ") + stage + ": up to date"), std::string::npos) << stage << "\n" << log;
+  fs::remove_all(work);
+  fs::remove(config);
+}
+
+}  // namespace
+}  // namespace rawmed

@@ -1,0 +1,281 @@
+// Temporal model: sequence grammar, KV-cache sampling == full-prefix sampling, training,
+// checkpoints/resume and the samples folder, on tiny synthetic data.
+#include "common/error.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "temporal/corpus.h"
+#include "temporal/sampler.h"
+#include "temporal/temporal.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+
+namespace rawmed::temporal {
+namespace {
+
+Layout small_layout(bool conditioned = false) {
+  return make_layout(/*codebook=*/16, /*positions=*/2, /*depth=*/2, /*window_hours=*/12, /*resolution=*/10,
+                     /*max_events=*/6, conditioned, {"F", "M"});
+}
+
+ModelConfig tiny_model(const Layout& layout) {
+  ModelConfig c;
+  c.vocab_size = layout.vocab_size();
+  c.max_length = layout.max_length();
+  c.layers = 2;
+  c.d_model = 32;
+  c.heads = 2;
+  c.ff = 64;
+  return c;
+}
+
+// Parses one sampled sequence and checks every grammar rule; returns the number of events.
+int check_grammar(const Layout& l, const std::vector<int32_t>& seq) {
+  EXPECT_GE(seq.size(), 2u);
+  EXPECT_EQ(seq.front(), l.start());
+  EXPECT_EQ(seq.back(), l.end());
+  size_t p = static_cast<size_t>(l.prefix_length());
+  int events = 0, previous = 0;
+  while (p < seq.size() && seq[p] != l.end()) {
+    int slot = 0;
+    for (int j = 0; j < l.time_digits; ++j) {
+      EXPECT_TRUE(l.is_digit(seq[p])) << "position " << p;
+      slot = slot * 10 + (seq[p++] - l.digit(0));
+    }
+    EXPECT_GE(slot, previous);
+    EXPECT_LE(slot, l.max_time_slot);
+    previous = slot;
+    for (int c = 0; c < l.codes_per_event; ++c) {
+      EXPECT_LT(seq[p], l.codebook) << "position " << p;
+      ++p;
+    }
+    ++events;
+  }
+  EXPECT_EQ(p + 1, seq.size()) << "END must be the last token";
+  EXPECT_GE(events, 1);
+  EXPECT_LE(events, l.max_events);
+  return events;
+}
+
+TEST(TemporalLayout, EncodeStayCutsAtTheCapAndAlwaysEndsWithEnd) {
+  Layout l = small_layout();
+  EXPECT_EQ(l.time_digits, 2);  // 12 h / 10 min = 72
+  const int n = 9;              // more than the cap of 6
+  std::vector<int32_t> minutes = {0, 5, 30, 29, 100, 719, 720, 900, 1000};
+  std::vector<uint16_t> codes(n * l.codes_per_event, 3);
+  auto seq = encode_stay(l, minutes.data(), codes.data(), n, 0, 0);
+  EXPECT_EQ(static_cast<int64_t>(seq.size()), l.max_length());
+  EXPECT_EQ(check_grammar(l, seq), 6);
+  // 29 min comes after 30 min in storage order: clamped up to slot 3, never earlier.
+  EXPECT_EQ(seq[1 + 3 * l.event_length()], l.digit(0));
+  EXPECT_EQ(seq[1 + 3 * l.event_length() + 1], l.digit(3));
+  // A stay with exactly E events still has its END (the reference drops it).
+  auto full = encode_stay(l, minutes.data(), codes.data(), 6, 0, 0);
+  EXPECT_EQ(full.back(), l.end());
+}
+
+TEST(TemporalLayout, DigitMaskNeverAllowsAnEarlierTimeOrOneAfterTheWindow) {
+  Layout l = small_layout();
+  GrammarState s;
+  advance(l, s, l.start());
+  std::vector<char> allowed;
+  // First event at slot 47.
+  for (int token : {l.digit(4), l.digit(7)}) advance(l, s, token);
+  for (int c = 0; c < l.codes_per_event; ++c) advance(l, s, 1);
+  allowed_next(l, s, -1, {}, allowed);
+  EXPECT_TRUE(allowed[l.end()]);
+  for (int d = 0; d < 10; ++d) EXPECT_EQ(bool(allowed[l.digit(d)]), d >= 4 && d <= 7) << d;
+  advance(l, s, l.digit(4));
+  allowed_next(l, s, -1, {}, allowed);
+  EXPECT_FALSE(allowed[l.end()]);
+  for (int d = 0; d < 10; ++d) EXPECT_EQ(bool(allowed[l.digit(d)]), d >= 7) << d;
+  advance(l, s, l.digit(7));
+  allowed_next(l, s, -1, {}, allowed);
+  for (int t = 0; t < l.vocab_size(); ++t) EXPECT_EQ(bool(allowed[t]), t < l.codebook) << t;
+}
+
+TEST(TemporalSampler, OutputFollowsTheGrammarAndIsExactlyN) {
+  torch::manual_seed(1);
+  set_quiet(true);
+  Layout l = small_layout();
+  Transformer net(tiny_model(l));
+  SamplerSettings settings;
+  settings.batch_size = 4;
+  settings.seed = 7;
+  auto out = sample_sequences(net, l, 10, settings);
+  ASSERT_EQ(out.sequences.size(), 10u);
+  int64_t tokens = 0, at_cap = 0;
+  for (const auto& seq : out.sequences) {
+    at_cap += check_grammar(l, seq) == l.max_events;
+    tokens += static_cast<int64_t>(seq.size()) - 1;
+  }
+  EXPECT_EQ(out.tokens, tokens);
+  EXPECT_EQ(out.hit_cap, at_cap);
+  // A minimum number of events holds END back.
+  settings.min_events = 4;
+  for (const auto& seq : sample_sequences(net, l, 6, settings).sequences) EXPECT_GE(check_grammar(l, seq), 4);
+}
+
+TEST(TemporalSampler, KvCacheGivesTheSameTokensAsRerunningThePrefix) {
+  torch::manual_seed(2);
+  set_quiet(true);
+  Layout l = small_layout();
+  Transformer net(tiny_model(l));
+  net->eval();
+  // Logits: one step at a time over the cache == one pass over the whole prefix.
+  torch::NoGradGuard no_grad;
+  auto tokens = torch::randint(0, l.codebook, {3, 20}, torch::kLong);
+  auto full = net->forward(tokens);
+  KVCache cache = net->make_cache(3);
+  auto first = net->forward(tokens.narrow(1, 0, 5), &cache);  // a prefix chunk, then single tokens
+  std::vector<torch::Tensor> steps = {first};
+  for (int t = 5; t < 20; ++t) steps.push_back(net->forward(tokens.narrow(1, t, 1), &cache));
+  EXPECT_TRUE(torch::allclose(torch::cat(steps, 1), full, 1e-4, 1e-5));
+
+  SamplerSettings settings;
+  settings.batch_size = 3;
+  settings.seed = 11;
+  settings.top_k = 5;
+  auto cached = sample_sequences(net, l, 5, settings);
+  settings.use_cache = false;
+  auto rerun = sample_sequences(net, l, 5, settings);
+  ASSERT_EQ(cached.sequences.size(), rerun.sequences.size());
+  for (size_t i = 0; i < cached.sequences.size(); ++i) EXPECT_EQ(cached.sequences[i], rerun.sequences[i]) << i;
+  // Another seed gives other stays.
+  settings.seed = 12;
+  EXPECT_NE(sample_sequences(net, l, 5, settings).sequences, rerun.sequences);
+}
+
+TEST(TemporalSampler, ConditioningTokensAreForced) {
+  torch::manual_seed(3);
+  set_quiet(true);
+  Layout l = small_layout(/*conditioned=*/true);
+  Transformer net(tiny_model(l));
+  SamplerSettings settings;
+  settings.gender = 1;
+  settings.age_mask = {0, 0, 1, 1};  // 65+
+  auto out = sample_sequences(net, l, 6, settings);
+  for (const auto& seq : out.sequences) {
+    check_grammar(l, seq);
+    EXPECT_EQ(seq[1], l.gender_token(1));
+    EXPECT_TRUE(seq[2] == l.age_token(2) || seq[2] == l.age_token(3));
+  }
+}
+
+// A WORK folder with a synthetic dataset and codes: each event's codes repeat its first code,
+// and event times grow, so a Transformer can beat the per-slot frequency baseline.
+fs::path make_synthetic_work(const std::string& name) {
+  fs::path work = fs::temp_directory_path() / ("rawmed_temporal_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(work);
+  fs::create_directories(work / "codec");
+  Dataset d;
+  std::mt19937_64 rng(5);
+  const int P = 2, D = 2, K = 16, stays = 48;
+  Codes codes;
+  codes.positions = P;
+  codes.depth = D;
+  codes.codebook = K;
+  d.event_offsets.push_back(0);
+  d.stay_offsets.push_back(0);
+  for (int s = 0; s < stays; ++s) {
+    int n = 3 + static_cast<int>(rng() % 8);
+    int minute = 0;
+    for (int e = 0; e < n; ++e) {
+      minute += static_cast<int>(rng() % 60);
+      d.event_minutes.push_back(std::min(minute, 719));
+      d.tokens.push_back(2);
+      d.types.push_back(3);
+      d.dpe.push_back(0);
+      d.event_offsets.push_back(d.tokens.size());
+      d.event_tables.push_back(0);
+      uint16_t code = static_cast<uint16_t>(rng() % 4);
+      for (int c = 0; c < P * D; ++c) codes.codes.push_back(static_cast<uint16_t>(code * 4 + c));
+    }
+    d.stay_offsets.push_back(d.event_minutes.size());
+    StayInfo st;
+    st.stay_id = std::to_string(s);
+    st.patient_id = st.stay_id;
+    st.admission_id = st.stay_id;
+    st.split = s % 6 == 0 ? kValid : (s % 6 == 1 ? kTest : kTrain);
+    st.age = 20 + s;
+    st.gender = s % 2 ? "F" : "M";
+    d.stays.push_back(st);
+  }
+  codes.events = d.event_minutes.size();
+  d.table_names = {"t"};
+  d.columns = nlohmann::json::object();
+  d.manifest = {{"max_tokens_per_event", 1}, {"max_events_per_stay", 8}, {"window_hours", 12}};
+  d.save(work / "dataset");
+  write_file_atomic(work / "codec" / "codes.bin", codes_bytes(codes));
+  return work;
+}
+
+nlohmann::json epochs_without_timing(nlohmann::json epochs) {
+  for (auto& e : epochs) {
+    e.erase("seconds");
+    e.erase("train_tokens_per_second");
+  }
+  return epochs;
+}
+
+TEST(TemporalTraining, TrainsResumesBitForBitAndSamples) {
+  set_quiet(true);
+  fs::path work = make_synthetic_work("train");
+  TrainArgs args;
+  args.work = work;
+  args.preset = "tiny";
+  args.seed = 3;
+  args.threads = 1;
+  run_training(args);  // the tiny preset: 6 epochs
+  auto report = read_json(work / "temporal" / "train.json");
+  const auto& epochs = report.at("epochs");
+  ASSERT_GE(epochs.size(), 3u);
+  EXPECT_LT(epochs.back()["train_loss"].get<double>(), epochs.front()["train_loss"].get<double>());
+  EXPECT_LT(report.at("best_valid_loss").get<double>(), report.at("unigram_valid_loss").get<double>());
+  EXPECT_EQ(report.at("sequences").at("events_cut_by_cap").get<int64_t>() > 0, true);  // stays of up to 10 events, cap 8
+
+  // Two epochs, then --resume to the end: the same history as one run.
+  fs::path work2 = make_synthetic_work("resume");
+  args.work = work2;
+  args.max_epochs = 2;
+  run_training(args);
+  args.max_epochs = -1;
+  args.resume = true;
+  run_training(args);
+  auto resumed = read_json(work2 / "temporal" / "train.json");
+  EXPECT_EQ(epochs_without_timing(resumed.at("epochs")), epochs_without_timing(report.at("epochs")));
+
+  SampleOptions options;
+  options.n = 7;
+  options.seed = 4;
+  options.batch_size = 3;
+  options.threads = 1;
+  auto samples = sample_stays(work, options);
+  ASSERT_EQ(samples.num_stays(), 7u);
+  EXPECT_EQ(samples.codes.size(), samples.event_minutes.size() * 4);
+  auto again = sample_stays(work, options);
+  EXPECT_EQ(again.codes, samples.codes);
+  EXPECT_EQ(again.event_minutes, samples.event_minutes);
+  auto compare = compare_with_train(work, samples);
+  EXPECT_GE(compare["events_per_stay"]["ks"].get<double>(), 0.0);
+  EXPECT_LE(compare["events_per_stay"]["ks"].get<double>(), 1.0);
+  save_samples(work / "samples", samples, options, {{"compare_with_train", compare}});
+  auto loaded = load_samples(work / "samples");
+  EXPECT_EQ(loaded.stay_offsets, samples.stay_offsets);
+  EXPECT_EQ(loaded.event_minutes, samples.event_minutes);
+  EXPECT_EQ(loaded.codes, samples.codes);
+
+  // The unconditional model refuses conditioning instead of ignoring it.
+  options.gender = "F";
+  EXPECT_THROW(sample_stays(work, options), Error);
+  // A corrupt model file is an error naming the file, not a crash.
+  write_file_atomic(work / "temporal" / "model.pt", "not a model");
+  options.gender.clear();
+  EXPECT_THROW(sample_stays(work, options), Error);
+  fs::remove_all(work);
+  fs::remove_all(work2);
+}
+
+}  // namespace
+}  // namespace rawmed::temporal
