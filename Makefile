@@ -13,7 +13,7 @@ build: deps
 	@cmake --build $(BUILD) -j $(JOBS)
 
 demo: build
-	$(BUILD)/rawmed run --config configs/mimic-iv-demo.toml --work $(WORK) --preset demo
+	$(BUILD)/rawmed run --config configs/mimic-iv-demo.toml --work $(WORK) --preset demo --max-train-minutes 4 --n 40
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
