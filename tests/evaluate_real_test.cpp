@@ -1,9 +1,11 @@
-// Privacy and temporal checks on the real demo splits written by `rawmed prepare` (skipped when
-// WORK/real is absent): a copy of train must look like a copy, shuffled times must look wrong.
+// Privacy and temporal checks on the real demo splits written by `rawmed prepare` (prepared here
+// from the bundled data): a copy of train must look like a copy, shuffled times must look wrong.
 #include "common/fs.h"
 #include "common/log.h"
 #include "evaluate/database.h"
 #include "evaluate/evaluate.h"
+#include "ingest/prepare.h"
+#include "test_util.h"
 
 #include <gtest/gtest.h>
 
@@ -14,14 +16,18 @@ namespace rawmed::eval {
 
 namespace {
 
-fs::path real_dir(const char* dataset) { return fs::path(RAWMED_SOURCE_DIR) / "work" / dataset / "real"; }
+fs::path real_dir(const char* dataset) {
+  fs::path work = test::temp_dir(std::string("evaluate_real_") + dataset);
+  set_quiet(true);
+  prepare(load_config(test::source_dir() / "configs" / (std::string(dataset) + ".toml")), work);
+  return work / "real";
+}
 
 class EvaluateReal : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(EvaluateReal, CopyOfTrainLeaksAndShuffledTimesFail) {
   fs::path real = real_dir(GetParam());
-  if (!fs::exists(real / "train" / "schema.json") || !fs::exists(real / "test" / "schema.json"))
-    GTEST_SKIP() << real << " not prepared";
+  ASSERT_TRUE(fs::exists(real / "train" / "schema.json") && fs::exists(real / "test" / "schema.json"));
   set_quiet(true);
   StringPool pool;
   Database train = load_database(real / "train", pool, {.show_progress = false});
