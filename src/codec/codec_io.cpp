@@ -56,6 +56,8 @@ CodesFile read_codes_file(const fs::path& path) {
     fail("{}: {} bytes, header says {} (truncated or corrupt)", path.string(), in.size(), expected);
   f.codes.resize(f.events * f.positions * f.depth);
   std::memcpy(f.codes.data(), in.data() + kCodesHeader, f.codes.size() * sizeof(uint16_t));
+  for (uint16_t code : f.codes)
+    if (code >= f.codebook_size) fail("{}: code {} is outside the codebook size {}", path.string(), code, f.codebook_size);
   return f;
 }
 

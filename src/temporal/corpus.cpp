@@ -18,7 +18,7 @@ Corpus build_corpus(const Dataset& d, const Codes& codes, const TemporalConfig& 
   std::set<std::string> gender_set;
   for (const auto& s : d.stays) gender_set.insert(s.gender);
   Corpus c;
-  c.layout = make_layout(static_cast<int>(codes.codebook), static_cast<int>(codes.positions),
+  c.layout = make_layout(static_cast<int>(codes.codebook_size), static_cast<int>(codes.positions),
                          static_cast<int>(codes.depth), window_hours, config.time_resolution_minutes,
                          d.max_events_per_stay(), config.condition, {gender_set.begin(), gender_set.end()});
   const Layout& l = c.layout;
@@ -126,7 +126,7 @@ CorpusInputs load_corpus_inputs(const std::filesystem::path& work, const std::fi
   const fs::path codes_path = work / "codec" / "codes.bin";
   if (!fs::exists(codes_path))
     fail("{}: no event codes; run `rawmed train --stage codec` first", codes_path.string());
-  Codes codes = read_codes(codes_path.string());
+  Codes codes = codec::read_codes_file(codes_path);
   in.window_hours = window_hours_of(dataset, in.config_file);
   in.corpus = build_corpus(dataset, codes, in.config, in.window_hours);
   in.fingerprints = {{"codes.bin", file_crc32(codes_path)},

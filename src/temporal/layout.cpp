@@ -201,35 +201,4 @@ void advance(const Layout& layout, GrammarState& state, int token) {
   if (j == layout.time_digits - 1) state.previous_time = state.time_prefix;
 }
 
-Codes read_codes(const std::string& path) {
-  std::string bytes = read_file(path);
-  if (bytes.size() < 32 || std::memcmp(bytes.data(), "RMCODES1", 8) != 0)
-    fail("{}: not a codes file (bad magic or shorter than the 32-byte header)", path);
-  Codes c;
-  std::memcpy(&c.events, bytes.data() + 8, 8);
-  std::memcpy(&c.positions, bytes.data() + 16, 4);
-  std::memcpy(&c.depth, bytes.data() + 20, 4);
-  std::memcpy(&c.codebook, bytes.data() + 24, 4);
-  uint64_t n = c.events * c.positions * c.depth;
-  if (bytes.size() != 32 + 2 * n)
-    fail("{}: size {} bytes does not match the header ({} events x {} x {} codes): truncated or corrupt", path,
-         bytes.size(), c.events, c.positions, c.depth);
-  c.codes.resize(n);
-  std::memcpy(c.codes.data(), bytes.data() + 32, 2 * n);
-  for (uint16_t code : c.codes)
-    if (code >= c.codebook) fail("{}: code {} is outside the codebook size {}", path, code, c.codebook);
-  return c;
-}
-
-std::string codes_bytes(const Codes& c) {
-  std::string bytes(32 + 2 * c.codes.size(), '\0');
-  std::memcpy(bytes.data(), "RMCODES1", 8);
-  std::memcpy(bytes.data() + 8, &c.events, 8);
-  std::memcpy(bytes.data() + 16, &c.positions, 4);
-  std::memcpy(bytes.data() + 20, &c.depth, 4);
-  std::memcpy(bytes.data() + 24, &c.codebook, 4);
-  std::memcpy(bytes.data() + 32, c.codes.data(), 2 * c.codes.size());
-  return bytes;
-}
-
 }  // namespace rawmed::temporal

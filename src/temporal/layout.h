@@ -1,4 +1,5 @@
 #pragma once
+#include "codec/codec.h"
 // The token layout of one stay for the temporal model (docs/formats/temporal.md):
 //   START [GENDER AGE] (t_1 .. t_T c_1 .. c_PD)* END
 // Codes are 0..K-1 (one space for every position and depth), then PAD, END, START, the ten
@@ -88,13 +89,7 @@ void allowed_next(const Layout& layout, const GrammarState& state, int gender, c
                   std::vector<char>& allowed, int min_events = 1);
 void advance(const Layout& layout, GrammarState& state, int token);
 
-// codes.bin (docs/file-formats.md "Event codes").
-struct Codes {
-  uint64_t events = 0;
-  uint32_t positions = 0, depth = 0, codebook = 0;
-  std::vector<uint16_t> codes;
-};
-Codes read_codes(const std::string& path);
-std::string codes_bytes(const Codes& codes);
+// codes.bin (docs/file-formats.md "Event codes"): one reader and writer, in the codec stage.
+using Codes = codec::CodesFile;
 
 }  // namespace rawmed::temporal

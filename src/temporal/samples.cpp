@@ -139,9 +139,9 @@ void save_samples(const std::filesystem::path& dir, const SampledStays& s, const
   codes.events = s.event_minutes.size();
   codes.positions = s.positions;
   codes.depth = s.depth;
-  codes.codebook = s.codebook_size;
+  codes.codebook_size = static_cast<uint32_t>(s.codebook_size);
   codes.codes = s.codes;
-  write_file_atomic(out.path() / "codes.bin", codes_bytes(codes));
+  codec::write_codes_file(out.path() / "codes.bin", codes);
   std::string minutes, offsets;
   append_bytes(minutes, s.event_minutes);
   append_bytes(offsets, s.stay_offsets);
@@ -185,7 +185,7 @@ SampledStays load_samples(const std::filesystem::path& dir) {
     fail("{}: format '{}' is not rawmed-samples/1", meta.string(), j.value("format", ""));
   SampledStays s;
   try {
-    Codes codes = read_codes((dir / "codes.bin").string());
+    Codes codes = codec::read_codes_file(dir / "codes.bin");
     const size_t stays = j.at("stays").get<size_t>();
     s.stay_offsets = read_array<uint64_t>(dir / "stay_offsets.bin", stays + 1);
     s.event_minutes = read_array<int32_t>(dir / "event_minutes.bin", codes.events);
@@ -196,7 +196,7 @@ SampledStays load_samples(const std::filesystem::path& dir) {
     s.codes = std::move(codes.codes);
     s.positions = static_cast<int>(codes.positions);
     s.depth = static_cast<int>(codes.depth);
-    s.codebook_size = static_cast<int>(codes.codebook);
+    s.codebook_size = static_cast<int>(codes.codebook_size);
     s.tokens = j.at("tokens");
     s.seconds = j.at("seconds");
     s.stays_hit_length_cap = j.at("stays_hit_length_cap");

@@ -175,7 +175,7 @@ fs::path make_synthetic_work(const std::string& name) {
   Codes codes;
   codes.positions = P;
   codes.depth = D;
-  codes.codebook = K;
+  codes.codebook_size = K;
   d.event_offsets.push_back(0);
   d.stay_offsets.push_back(0);
   for (int s = 0; s < stays; ++s) {
@@ -207,7 +207,7 @@ fs::path make_synthetic_work(const std::string& name) {
   d.columns = nlohmann::json::object();
   d.manifest = {{"max_tokens_per_event", 1}, {"max_events_per_stay", 8}, {"window_hours", 12}};
   d.save(work / "dataset");
-  write_file_atomic(work / "codec" / "codes.bin", codes_bytes(codes));
+  codec::write_codes_file(work / "codec" / "codes.bin", codes);
   return work;
 }
 
