@@ -26,10 +26,6 @@
 namespace rawmed {
 namespace {
 
-struct StringHash {
-  using is_transparent = void;
-  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-};
 using Dictionary = std::unordered_map<std::string, std::string, StringHash, std::equal_to<>>;
 
 Dictionary load_dictionary(const DictionarySpec& spec) {

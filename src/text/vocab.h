@@ -11,6 +11,13 @@
 
 namespace rawmed {
 
+// Transparent string hash: maps keyed by std::string can be searched with a string_view
+// without allocating.
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+
 enum class TokenKind : uint8_t { kPad, kSep, kByte, kTable, kColumn, kValue, kWord };
 enum TokenType : uint8_t { kTypePad = 0, kTypeTable = 1, kTypeColumn = 2, kTypeValue = 3, kTypeSep = 4 };
 constexpr int kNumTokenTypes = 5;
@@ -53,10 +60,6 @@ class Vocab {
   static Vocab load(const std::filesystem::path& path);
 
  private:
-  struct StringHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
   std::vector<Token> tokens_;
   // One index per token kind; heterogeneous lookup so that find() does not allocate.
   std::unordered_map<std::string, uint16_t, StringHash, std::equal_to<>> index_[7];
