@@ -214,11 +214,11 @@ TEST(Prepare, SameConfigGivesByteIdenticalDataset) {
     EXPECT_EQ(read_file(first / "dataset" / f), read_file(again / "dataset" / f)) << f;
 }
 
-TEST(Prepare, ValueTokensComeFromAtLeastKTrainPatients) {
+TEST(Prepare, ValueTokensAndCategoryCountsComeFromKTrainPatients) {
   const auto& work = prepared("mimic-iv-demo").work;
   Dataset d = Dataset::load(work / "dataset");
   const int k = d.manifest["min_patients_for_token"];
-  std::map<std::string, std::set<std::string>> patients_of_value;
+  std::map<std::string, std::set<std::string>> patients_of_value, patients_of_column_value;
   std::map<std::string, std::string> patient_of_stay;
   for (auto& r : read_rows(work / "real" / "train" / kCohortFile)) patient_of_stay[r["admission_id"]] = r["patient_id"];
   std::map<std::string, std::string> patient_of_stay_id;
@@ -233,8 +233,24 @@ TEST(Prepare, ValueTokensComeFromAtLeastKTrainPatients) {
         if (column == table.dictionary_column && table.dictionary_labels.count(value))
           value = table.dictionary_labels.at(value);
         patients_of_value[value].insert(patient);
+        patients_of_column_value[table.name + '/' + column + '/' + value].insert(patient);
       }
     }
+  // columns.json's per-value patient counts (the generator's k rule) equal the ones derived here.
+  auto columns = read_json(work / "dataset" / "columns.json");
+  int checked = 0;
+  for (const auto& t : columns["tables"])
+    for (const auto& c : t["columns"]) {
+      if (!c.contains("category_patients")) continue;
+      EXPECT_EQ(c["category_patients"].size(), c["categories"].size()) << c["name"];
+      for (auto& [value, n] : c["category_patients"].items()) {
+        auto key = t["name"].get<std::string>() + '/' + c["name"].get<std::string>() + '/' + value;
+        EXPECT_EQ(n.get<size_t>(), patients_of_column_value[key].size()) << key;
+        EXPECT_LE(n.get<int64_t>(), c["categories"][value].get<int64_t>()) << key;
+        ++checked;
+      }
+    }
+  EXPECT_GT(checked, 100);
   int value_tokens = 0;
   for (size_t id = 0; id < d.vocab.size(); ++id) {
     const Token& t = d.vocab.token(static_cast<uint16_t>(id));

@@ -13,21 +13,24 @@
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: gpu_check CONFIG WORK [DEVICE [PRESET [MAX_MINUTES]]]\n");
+    std::fprintf(stderr, "usage: gpu_check CONFIG WORK [DEVICE [PRESET [MAX_MINUTES [THREADS]]]]\n");
     return 2;
   }
   std::string device = argc > 3 ? argv[3] : "cuda";
   std::string preset = argc > 4 ? argv[4] : "tiny";
   double max_minutes = argc > 5 ? std::atof(argv[5]) : 0;
+  int threads = argc > 6 ? std::atoi(argv[6]) : 0;
   try {
     std::printf("runtime: %s\n", rawmed::torch_runtime_info().dump().c_str());
     rawmed::prepare(rawmed::load_config(argv[1]), argv[2]);
     rawmed::TrainArgs args;
     args.work = argv[2];
+    args.config = argv[1];  // [codec] / [temporal] overrides come from the given config
     args.preset = preset;
     args.device = device;
     args.max_epochs = preset == "tiny" ? 2 : -1;
     args.max_minutes = max_minutes;
+    args.threads = threads;
     rawmed::codec::run_training(args);
     auto codec = rawmed::read_json(args.work / "codec" / "train.json");
     for (const char* key : {"train_exact_event_rate", "valid_exact_event_rate", "test_exact_event_rate",

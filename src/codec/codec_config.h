@@ -15,11 +15,17 @@ struct CodecConfig {
   int embed_dim = 64;           // token + type + DPE (+ position) embeddings, summed
   int channels = 64;            // encoder/decoder width = codebook vector size
   int positions = 4;            // P latent positions per event
-  int depth = 4;                // D residual quantization depth
-  int codebook_size = 256;      // K
+  int depth = 2;                // D residual quantization depth
+  int codebook_size = 1024;     // K
   int kernel_size = 5;          // encoder strided conv kernel
   bool positional_embedding = true;  // the reference has none (notes 6.12)
-  std::string upsample = "shuffle";  // "shuffle" (Conv1d 2x channels + 1-D pixel shuffle) or "transpose"
+  std::string upsample = "query";    // decoder: "shuffle" (Conv1d 2x channels + 1-D pixel shuffle),
+                                     // "transpose" (ConvTranspose1d, the reference) or "query" (each
+                                     // slot = MLP(all P latents + slot embedding))
+  int decoder_width = 256;      // hidden size of the "query" decoder
+  bool mix_positions = true;    // a dense layer across the P latents after the encoder and before the
+                                // decoder, so a short event (most fit in the first P-th of the slots)
+                                // can use every position's codes; the reference has none
   // Quantizer.
   bool shared_codebook = false;  // one codebook for every depth (reference) or one per depth
   double ema_decay = 0.95;
@@ -32,13 +38,30 @@ struct CodecConfig {
                                  // then initialise the codebooks by k-means on the trained encoder
   // Optimisation.
   int batch_size = 32;           // events
-  double lr = 3e-3;
+  double lr = 1e-3;
   double weight_decay = 0.01;
   double clip = 5.0;
-  int max_epochs = 60;
-  int patience = 6;              // epochs without a better validation exact-event rate
+  std::string lr_schedule = "cosine";  // "constant" or "cosine" (decay to min_lr_ratio * lr at max_epochs)
+  int lr_warmup_steps = 200;     // linear warm-up of the learning rate
+  double min_lr_ratio = 0.05;
+  int max_epochs = 10;
+  int patience = 10;             // epochs without a better validation exact-event rate
   int eval_batch_size = 256;
 
+  // Every key above but the preset, once: drives [codec] overrides and the JSON next to the model.
+  template <class Self, class F>
+  static void visit(Self& c, F&& f) {
+    f("embed_dim", c.embed_dim), f("channels", c.channels), f("positions", c.positions);
+    f("depth", c.depth), f("codebook_size", c.codebook_size), f("kernel_size", c.kernel_size);
+    f("positional_embedding", c.positional_embedding), f("upsample", c.upsample);
+    f("decoder_width", c.decoder_width), f("mix_positions", c.mix_positions);
+    f("shared_codebook", c.shared_codebook), f("ema_decay", c.ema_decay), f("commitment", c.commitment);
+    f("kmeans_init", c.kmeans_init), f("kmeans_iters", c.kmeans_iters), f("kmeans_samples", c.kmeans_samples);
+    f("dead_code_threshold", c.dead_code_threshold), f("warmup_steps", c.warmup_steps);
+    f("batch_size", c.batch_size), f("lr", c.lr), f("weight_decay", c.weight_decay), f("clip", c.clip);
+    f("lr_schedule", c.lr_schedule), f("lr_warmup_steps", c.lr_warmup_steps), f("min_lr_ratio", c.min_lr_ratio);
+    f("max_epochs", c.max_epochs), f("patience", c.patience), f("eval_batch_size", c.eval_batch_size);
+  }
   nlohmann::json to_json() const;
   static CodecConfig from_json(const nlohmann::json& json);
   // Errors on values that cannot work (e.g. K > 65535, tokens per event not P * 2^n).

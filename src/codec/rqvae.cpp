@@ -211,31 +211,60 @@ RQVAEImpl::RQVAEImpl(const CodecConfig& c, const VocabSizes& s) : config(c), siz
     encoder->push_back(BatchNorm1d(c.channels));
     if (i + 1 < halvings) encoder->push_back(ReLU());
   }
-  if (halvings == 0) decoder->push_back(Conv1d(Conv1dOptions(c.channels, c.channels, 1)));
-  for (int i = 0; i < halvings; ++i) {
-    if (c.upsample == "shuffle") decoder->push_back(PixelShuffleUp(c.channels));
-    else
-      decoder->push_back(
-          ConvTranspose1d(ConvTranspose1dOptions(c.channels, c.channels, 6).stride(2).padding(2).bias(false)));
-    decoder->push_back(BatchNorm1d(c.channels));
-    decoder->push_back(ReLU());
+  // Residual and zero-initialised: training starts from the local (per-position) model. The
+  // "query" decoder reads all P latents anyway, so it needs no decoder-side mixing.
+  auto zero_mix = [&](const char* name) {
+    int flat = c.positions * c.channels;
+    auto mix = register_module(name, Linear(flat, flat));
+    torch::NoGradGuard no_grad;
+    mix->weight.zero_();
+    mix->bias.zero_();
+    return mix;
+  };
+  if (c.mix_positions) encoder_mix = zero_mix("encoder_mix");
+  if (c.mix_positions && c.upsample != "query") decoder_mix = zero_mix("decoder_mix");
+  int head_dim = c.channels;
+  if (c.upsample == "query") {
+    head_dim = c.decoder_width;
+    query_in = register_module("query_in", Linear(c.positions * c.channels, head_dim));
+    query_slot = register_module("query_slot", Embedding(s.length, head_dim));
+    query_hidden = register_module("query_hidden", Linear(head_dim, head_dim));
+  } else {
+    if (halvings == 0) decoder->push_back(Conv1d(Conv1dOptions(c.channels, c.channels, 1)));
+    for (int i = 0; i < halvings; ++i) {
+      if (c.upsample == "shuffle") decoder->push_back(PixelShuffleUp(c.channels));
+      else
+        decoder->push_back(
+            ConvTranspose1d(ConvTranspose1dOptions(c.channels, c.channels, 6).stride(2).padding(2).bias(false)));
+      decoder->push_back(BatchNorm1d(c.channels));
+      decoder->push_back(ReLU());
+    }
   }
   quantizer = register_module("quantizer", ResidualQuantizer(c.channels, c.codebook_size, c.depth, c.shared_codebook,
                                                              c.ema_decay));
-  token_head = register_module("token_head", Linear(c.channels, s.tokens));
-  type_head = register_module("type_head", Linear(c.channels, s.types));
-  dpe_head = register_module("dpe_head", Linear(c.channels, s.dpe));
+  token_head = register_module("token_head", Linear(head_dim, s.tokens));
+  type_head = register_module("type_head", Linear(head_dim, s.types));
+  dpe_head = register_module("dpe_head", Linear(head_dim, s.dpe));
 }
 
 torch::Tensor RQVAEImpl::encode(const torch::Tensor& tokens, const torch::Tensor& types, const torch::Tensor& dpe) {
   auto x = token_embed(tokens) + type_embed(types) + dpe_embed(dpe);  // (B, L, E)
   if (position_embed)
     x = x + position_embed(torch::arange(tokens.size(1), tokens.options())).unsqueeze(0);
-  return encoder->forward(x.transpose(1, 2)).transpose(1, 2);  // (B, P, C)
+  auto z = encoder->forward(x.transpose(1, 2)).transpose(1, 2);  // (B, P, C)
+  if (encoder_mix) z = z + encoder_mix(z.reshape({z.size(0), -1})).view(z.sizes());
+  return z;
 }
 
 torch::Tensor RQVAEImpl::decode(const torch::Tensor& quantized) {
-  return decoder->forward(quantized.transpose(1, 2)).transpose(1, 2);  // (B, L, C)
+  auto q = quantized;
+  if (decoder_mix) q = q + decoder_mix(q.reshape({q.size(0), -1})).view(q.sizes());
+  if (query_in) {
+    // Every slot reads all P latents: h = g + GELU(W g), g = GELU(W_in z + slot embedding).
+    auto g = torch::gelu(query_in(q.reshape({q.size(0), -1})).unsqueeze(1) + query_slot->weight.unsqueeze(0));
+    return g + torch::gelu(query_hidden(g));  // (B, L, W)
+  }
+  return decoder->forward(q.transpose(1, 2)).transpose(1, 2);  // (B, L, C)
 }
 
 RQVAEImpl::Output RQVAEImpl::forward(const torch::Tensor& tokens, const torch::Tensor& types,

@@ -70,6 +70,9 @@ struct RQVAEImpl : torch::nn::Module {
   bool quantize = true;  // false: latents pass through unquantized (autoencoder warm-up)
   torch::nn::Embedding token_embed{nullptr}, type_embed{nullptr}, dpe_embed{nullptr}, position_embed{nullptr};
   torch::nn::Sequential encoder{nullptr}, decoder{nullptr};
+  torch::nn::Linear encoder_mix{nullptr}, decoder_mix{nullptr};  // across the P latents (mix_positions)
+  torch::nn::Linear query_in{nullptr}, query_hidden{nullptr};     // "query" decoder
+  torch::nn::Embedding query_slot{nullptr};
   ResidualQuantizer quantizer{nullptr};
   torch::nn::Linear token_head{nullptr}, type_head{nullptr}, dpe_head{nullptr};
 };

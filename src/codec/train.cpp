@@ -12,6 +12,7 @@
 #include <ATen/autocast_mode.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <sstream>
@@ -399,6 +400,18 @@ void init_codebooks(RQVAE& model, const EventTensors& ev, const std::vector<int6
   model->quantizer->kmeans_init(torch::cat(latents, 0), c.kmeans_iters, rng);
 }
 
+// Learning rate of a step: linear warm-up, then constant or cosine decay to min_lr_ratio * lr.
+double learning_rate(const CodecConfig& c, int64_t step, int64_t total_steps) {
+  double warm = c.lr_warmup_steps > 0 ? std::min(1.0, double(step + 1) / c.lr_warmup_steps) : 1.0;
+  if (c.lr_schedule != "cosine") return c.lr * warm;
+  double progress = std::clamp(double(step) / std::max<int64_t>(1, total_steps), 0.0, 1.0);
+  return c.lr * warm * (c.min_lr_ratio + (1 - c.min_lr_ratio) * 0.5 * (1 + std::cos(M_PI * progress)));
+}
+
+void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
+  for (auto& group : optimizer.param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+}
+
 std::vector<int64_t> shuffled(std::vector<int64_t> ids, std::mt19937_64& rng) {
   for (size_t i = ids.size(); i > 1; --i) std::swap(ids[i - 1], ids[rng() % i]);  // Fisher-Yates
   return ids;
@@ -491,6 +504,7 @@ TrainResult train_codec(const Dataset& d, const CodecConfig& cfg, const TrainOpt
       Batch b = gather(events, perm.data() + begin, n, device);
       auto out = model->forward(b.tokens, b.types, b.dpe);
       auto heads = run_heads(model, out.hidden, out.commitment, b);
+      set_learning_rate(optimizer, learning_rate(cfg, st.step, cfg.max_epochs * int64_t(batches_per_epoch)));
       optimizer.zero_grad();
       heads.loss.backward();
       torch::nn::utils::clip_grad_norm_(model->parameters(), cfg.clip);

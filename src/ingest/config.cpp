@@ -7,7 +7,7 @@
 namespace rawmed {
 namespace {
 
-std::string join_keys(std::initializer_list<std::string_view> keys) {
+std::string join_keys(const std::vector<std::string_view>& keys) {
   std::string out;
   for (auto k : keys) out += (out.empty() ? "" : ", ") + std::string(k);
   return out;
@@ -142,6 +142,11 @@ std::optional<ColumnType> parse_column_type(std::string_view name) {
 }
 
 void check_keys(const toml::table& table, std::initializer_list<std::string_view> known, std::string_view context,
+                const std::filesystem::path& file) {
+  check_keys(table, std::vector<std::string_view>(known), context, file);
+}
+
+void check_keys(const toml::table& table, const std::vector<std::string_view>& known, std::string_view context,
                 const std::filesystem::path& file) {
   for (const auto& [key, value] : table) {
     bool found = false;

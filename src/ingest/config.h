@@ -88,6 +88,8 @@ const toml::table& config_section(const Config& config, std::string_view name);
 // Errors "FILE: unknown key 'CONTEXT.KEY' (known: ...)" for any key not in `known`.
 void check_keys(const toml::table& table, std::initializer_list<std::string_view> known, std::string_view context,
                 const std::filesystem::path& file);
+void check_keys(const toml::table& table, const std::vector<std::string_view>& known, std::string_view context,
+                const std::filesystem::path& file);
 
 // Typed lookups with defaults; a value of the wrong type errors naming file and key.
 int64_t get_int(const toml::table& table, std::string_view key, int64_t fallback, std::string_view context,

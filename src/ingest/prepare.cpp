@@ -334,6 +334,7 @@ nlohmann::json column_metadata(const Prepared& p) {
       double lo = INFINITY, hi = -INFINITY;
       std::map<std::string, std::pair<double, double>> item_ranges;
       std::map<std::string, int64_t> categories;
+      std::map<std::string, std::unordered_set<std::string_view>> category_patients;
       for (size_t r = 0; r < rows.size(); ++r) {
         if (p.splits[rows.stay[r]] != kTrain) continue;
         ++n;
@@ -357,7 +358,9 @@ nlohmann::json column_metadata(const Prepared& p) {
             if (!inserted) it->second = {std::min(it->second.first, x), std::max(it->second.second, x)};
           }
         } else {
-          ++categories[std::string(value)];
+          std::string key(value);
+          ++categories[key];
+          category_patients[key].insert(p.cohort.stays[rows.stay[r]].patient_id);
         }
       }
       nlohmann::json column = {{"name", rows.header[model.columns[m]]},
@@ -371,6 +374,9 @@ nlohmann::json column_metadata(const Prepared& p) {
         column["item_ranges"] = ranges;
       } else {
         column["categories"] = categories;
+        nlohmann::json patients = nlohmann::json::object();
+        for (const auto& [value, holders] : category_patients) patients[value] = holders.size();
+        column["category_patients"] = patients;
       }
       columns.push_back(column);
     }

@@ -74,7 +74,8 @@ Batch Corpus::make_batch(const std::vector<std::vector<int32_t>>& sequences, con
   return batch;
 }
 
-std::vector<std::vector<size_t>> Corpus::train_batches(int batch_size, std::mt19937_64& rng) const {
+std::vector<std::vector<size_t>> Corpus::train_batches(int batch_size, int64_t batch_tokens,
+                                                       std::mt19937_64& rng) const {
   std::vector<size_t> order(train.size());
   std::iota(order.begin(), order.end(), 0);
   std::shuffle(order.begin(), order.end(), rng);
@@ -84,8 +85,18 @@ std::vector<std::vector<size_t>> Corpus::train_batches(int batch_size, std::mt19
     std::stable_sort(order.begin() + first, end, [&](size_t a, size_t b) { return train[a].size() < train[b].size(); });
   }
   std::vector<std::vector<size_t>> batches;
-  for (size_t first = 0; first < order.size(); first += batch_size)
-    batches.emplace_back(order.begin() + first, order.begin() + std::min(order.size(), first + batch_size));
+  size_t longest = 0;
+  for (size_t id : order) {
+    size_t grown = std::max(longest, train[id].size());
+    bool full = !batches.empty() && (batches.back().size() >= static_cast<size_t>(batch_size) ||
+                                     (batch_tokens > 0 && (batches.back().size() + 1) * grown > size_t(batch_tokens)));
+    if (batches.empty() || full) {
+      batches.emplace_back();
+      grown = train[id].size();
+    }
+    batches.back().push_back(id);
+    longest = grown;
+  }
   std::shuffle(batches.begin(), batches.end(), rng);
   return batches;
 }

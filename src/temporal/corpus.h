@@ -31,7 +31,9 @@ struct Corpus {
   Batch make_batch(const std::vector<std::vector<int32_t>>& sequences, const std::vector<size_t>& ids,
                    torch::Device device) const;
   // Shuffled batches of similar length (shuffle, sort within windows of 16 batches, shuffle batches).
-  std::vector<std::vector<size_t>> train_batches(int batch_size, std::mt19937_64& rng) const;
+  // Shuffled batches of up to batch_size stays and batch_tokens padded tokens (0: no token limit),
+  // of similar lengths (sorted within windows of 16 batches).
+  std::vector<std::vector<size_t>> train_batches(int batch_size, int64_t batch_tokens, std::mt19937_64& rng) const;
   nlohmann::json summary() const;
 };
 

@@ -20,6 +20,8 @@ struct TemporalConfig {
   bool sinusoidal = false;       // false: learned positions
   // Optimisation.
   int batch_size = 8;            // stays
+  int batch_tokens = 4096;       // at most this many padded tokens per batch (0: no limit); bounds
+                                 // the attention's memory on long stays (B x H x T^2 scores)
   double lr = 1e-3;
   double min_lr_ratio = 0.1;     // cosine decays to lr * min_lr_ratio
   int warmup_steps = 20;
@@ -28,6 +30,16 @@ struct TemporalConfig {
   int max_epochs = 40;
   int patience = 5;              // epochs without a lower validation loss
 
+  // Every key above but the preset and `sinusoidal` (TOML: positions = "learned" | "sinusoidal"),
+  // once: drives [temporal] overrides and train.json.
+  template <class Self, class F>
+  static void visit(Self& c, F&& f) {
+    f("time_resolution_minutes", c.time_resolution_minutes), f("condition", c.condition);
+    f("layers", c.layers), f("d_model", c.d_model), f("heads", c.heads), f("ff", c.ff), f("dropout", c.dropout);
+    f("batch_size", c.batch_size), f("batch_tokens", c.batch_tokens), f("lr", c.lr);
+    f("min_lr_ratio", c.min_lr_ratio), f("warmup_steps", c.warmup_steps), f("weight_decay", c.weight_decay);
+    f("clip", c.clip), f("max_epochs", c.max_epochs), f("patience", c.patience);
+  }
   nlohmann::json to_json() const;
 };
 

@@ -219,7 +219,8 @@ void run_training(const TrainArgs& args) {
   const double unigram_valid = unigram.loss(corpus, corpus.valid.empty() ? corpus.train : corpus.valid);
   int64_t params = 0;
   for (auto& p : model.net->parameters()) params += p.numel();
-  const int64_t steps_per_epoch = (int64_t(corpus.train.size()) + tc.batch_size - 1) / tc.batch_size;
+  std::mt19937_64 count_rng(args.seed);
+  const int64_t steps_per_epoch = int64_t(corpus.train_batches(tc.batch_size, tc.batch_tokens, count_rng).size());
   const int64_t total_steps = steps_per_epoch * std::max(1, tc.max_epochs);
   log_info("temporal: {} train / {} valid stays, {} train tokens, vocab {}, max length {}, {:.2f}M parameters, "
            "{} threads, unigram valid loss {:.4f}",
@@ -267,13 +268,20 @@ void run_training(const TrainArgs& args) {
     // Seeded per epoch, so --resume from an epoch boundary repeats the same batches and dropout.
     torch::manual_seed(args.seed * 1000003 + epoch);
     std::mt19937_64 rng(args.seed * 1000003 + epoch);
-    auto batches = corpus.train_batches(tc.batch_size, rng);
+    auto batches = corpus.train_batches(tc.batch_size, tc.batch_tokens, rng);
     model.net->train();
     Metrics train;
     auto epoch_start = Clock::now();
     Progress progress(fmt::format("epoch {}/{}", epoch + 1, tc.max_epochs), corpus.train_tokens, "tok");
     double lr = 0;
+    bool out_of_time = false;
     for (const auto& ids : batches) {
+      // The time limit is also checked inside an epoch (one MIMIC-IV epoch can take minutes); the
+      // partial epoch is evaluated and counted as done, so --resume goes on with the next one.
+      if (args.max_minutes > 0 && seconds_since(started) > args.max_minutes * 60) {
+        out_of_time = true;
+        break;
+      }
       lr = learning_rate(tc, state.step, total_steps);
       for (auto& group : optimizer->param_groups())
         static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
@@ -299,6 +307,7 @@ void run_training(const TrainArgs& args) {
                              {"valid_code_acc", valid.code_acc()},
                              {"valid_time_acc", valid.time_acc()},
                              {"lr", lr},
+                             {"partial", out_of_time},
                              {"train_tokens_per_second", double(train.tokens) / train_seconds},
                              {"seconds", seconds_since(epoch_start)}});
     bool better = valid.loss() < state.best_loss;
@@ -316,6 +325,10 @@ void run_training(const TrainArgs& args) {
              double(train.tokens) / train_seconds, better ? " *" : "");
     save_checkpoint(checkpoint, model.net, *optimizer, state, model_json);
     write_report();
+    if (out_of_time) {
+      stopped = "max_minutes";
+      break;
+    }
   }
   if (state.best_epoch < 0) {
     // No finished epoch (max_epochs 0 or an immediate time limit): keep the initial weights usable.
