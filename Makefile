@@ -3,16 +3,20 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 WORK ?= work/mimic-iv-demo
 
-.PHONY: deps build demo test bench clean
+.PHONY: deps configure build demo test bench clean
 
 deps:
 	@bash scripts/install-deps.sh
 
-build: deps
+configure: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release > /dev/null
+
+build: configure
 	@cmake --build $(BUILD) -j $(JOBS)
 
-demo: build
+# The demo needs only the rawmed binary (not the tests and benchmarks).
+demo: configure
+	@cmake --build $(BUILD) -j $(JOBS) --target rawmed
 	$(BUILD)/rawmed run --config configs/mimic-iv-demo.toml --work $(WORK) --preset demo --max-train-minutes 4 --n 40
 
 test: build
