@@ -83,8 +83,8 @@ void BM_CodecInference(benchmark::State& state) {
   set_counters(state);
 }
 
-BENCHMARK(BM_CodecTrainStep)->ArgName("bf16")->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->MinTime(3.0);
-BENCHMARK(BM_CodecInference)->ArgName("bf16")->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->MinTime(3.0);
+BENCHMARK(BM_CodecTrainStep)->ArgName("bf16")->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->MinTime(3.0)->UseRealTime();
+BENCHMARK(BM_CodecInference)->ArgName("bf16")->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->MinTime(3.0)->UseRealTime();
 
 }  // namespace
 

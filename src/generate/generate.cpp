@@ -38,11 +38,12 @@ struct Settings {
 Settings read_settings(const Config& config, const GenerateArgs& args) {
   const toml::table& g = config_section(config, "generate");
   const auto& file = config.path;
-  check_keys(g, {"temperature", "top_k", "top_p", "batch_size", "max_sample_factor", "max_edit_distance", "min_events",
+  check_keys(g, {"temperature", "time_temperature", "top_k", "top_p", "batch_size", "max_sample_factor", "max_edit_distance", "min_events",
                  "anchor", "invalid_events"},
              "generate", file);
   Settings s;
   s.sample.temperature = args.temperature.value_or(get_double(g, "temperature", 1.0, "generate", file));
+  s.sample.time_temperature = get_double(g, "time_temperature", 0.0, "generate", file);
   s.sample.top_k = args.top_k.value_or(static_cast<int>(get_int(g, "top_k", 250, "generate", file)));
   s.sample.top_p = args.top_p.value_or(get_double(g, "top_p", 1.0, "generate", file));
   s.sample.batch_size = static_cast<int>(get_int(g, "batch_size", 64, "generate", file));
@@ -260,6 +261,7 @@ nlohmann::json run_generate(const GenerateArgs& args) {
       {"seed", args.seed},
       {"sampling",
        {{"temperature", settings.sample.temperature},
+        {"time_temperature", settings.sample.time_temperature},
         {"top_k", settings.sample.top_k},
         {"top_p", settings.sample.top_p},
         {"batch_size", settings.sample.batch_size}}},

@@ -55,7 +55,7 @@ TemporalModel load_model(const std::filesystem::path& path, torch::Device device
   return m;
 }
 
-int pick_token(const float* logits, const std::vector<char>& allowed, const SamplerSettings& settings,
+int pick_token(const float* logits, const std::vector<char>& allowed, const SamplerSettings& settings, double temperature,
                std::mt19937_64& rng) {
   std::vector<int> candidates;
   for (size_t t = 0; t < allowed.size(); ++t)
@@ -70,7 +70,7 @@ int pick_token(const float* logits, const std::vector<char>& allowed, const Samp
   std::vector<double> p(candidates.size());
   const double top = logits[candidates[0]];
   for (size_t i = 0; i < candidates.size(); ++i)
-    p[i] = std::exp((logits[candidates[i]] - top) / settings.temperature);
+    p[i] = std::exp((logits[candidates[i]] - top) / temperature);
   double total = std::accumulate(p.begin(), p.end(), 0.0);
   if (settings.top_p < 1.0) {
     double mass = 0;
@@ -96,6 +96,7 @@ static uint64_t mix(uint64_t x) {  // splitmix64
 
 SampledTokens sample_sequences(Transformer& net, const Layout& layout, int64_t n, const SamplerSettings& settings) {
   if (settings.temperature <= 0) fail("--temperature must be positive (got {})", settings.temperature);
+  if (settings.time_temperature < 0) fail("--time-temperature must be >= 0 (got {})", settings.time_temperature);
   if (settings.top_p <= 0 || settings.top_p > 1) fail("--top-p must be in (0, 1] (got {})", settings.top_p);
   if (settings.batch_size <= 0) fail("sampling batch size must be positive");
   torch::NoGradGuard no_grad;
@@ -134,7 +135,11 @@ SampledTokens sample_sequences(Transformer& net, const Layout& layout, int64_t n
           continue;
         }
         allowed_next(layout, states[i], settings.gender, settings.age_mask, allowed, settings.min_events);
-        int token = pick_token(rows + i * V, allowed, settings, rngs[i]);
+        // An under-trained model spreads its time digits, and since times may not go back,
+        // every uncertain draw moves time forward; a lower time temperature counters that.
+        bool time_slot = layout.slot(states[i].position) == Slot::kTime;
+        double temperature = time_slot && settings.time_temperature > 0 ? settings.time_temperature : settings.temperature;
+        int token = pick_token(rows + i * V, allowed, settings, temperature, rngs[i]);
         if (token == layout.end() && states[i].events >= layout.max_events) ++out.hit_cap;
         advance(layout, states[i], token);
         ++out.tokens;

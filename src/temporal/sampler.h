@@ -21,6 +21,7 @@ TemporalModel load_model(const std::filesystem::path& path, torch::Device device
 
 struct SamplerSettings {
   double temperature = 1.0;
+  double time_temperature = 0;  // for the time digits and END (0: `temperature`)
   int top_k = 250;        // 0: off
   double top_p = 1.0;     // 1: off
   uint64_t seed = 0;
@@ -43,7 +44,7 @@ struct SampledTokens {
 SampledTokens sample_sequences(Transformer& net, const Layout& layout, int64_t n, const SamplerSettings& settings);
 
 // Picks one token from logits (V floats) restricted to `allowed`: temperature, top-k, top-p.
-int pick_token(const float* logits, const std::vector<char>& allowed, const SamplerSettings& settings,
+int pick_token(const float* logits, const std::vector<char>& allowed, const SamplerSettings& settings, double temperature,
                std::mt19937_64& rng);
 
 }  // namespace rawmed::temporal

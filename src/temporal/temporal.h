@@ -18,6 +18,7 @@ void run_training(const TrainArgs& args);
 struct SampleOptions {
   int64_t n = 100;            // exactly this many stays
   double temperature = 1.0;
+  double time_temperature = 0;  // time digits and END (0: `temperature`)
   int top_k = 250;
   double top_p = 1.0;         // 1: off
   uint64_t seed = 0;

@@ -147,6 +147,25 @@ TEST(TemporalSampler, KvCacheGivesTheSameTokensAsRerunningThePrefix) {
   EXPECT_NE(sample_sequences(net, l, 5, settings).sequences, rerun.sequences);
 }
 
+TEST(TemporalSampler, TimeTemperatureAppliesToTimeDigitsOnly) {
+  torch::manual_seed(3);
+  set_quiet(true);
+  Layout l = small_layout();
+  Transformer net(tiny_model(l));
+  SamplerSettings settings;
+  settings.batch_size = 4;
+  settings.seed = 5;
+  auto plain = sample_sequences(net, l, 8, settings);
+  settings.time_temperature = settings.temperature;  // the same temperature: the same stays
+  EXPECT_EQ(sample_sequences(net, l, 8, settings).sequences, plain.sequences);
+  settings.time_temperature = 0.05;  // nearly greedy time digits: other stays, still grammatical
+  auto cold = sample_sequences(net, l, 8, settings);
+  EXPECT_NE(cold.sequences, plain.sequences);
+  for (const auto& seq : cold.sequences) check_grammar(l, seq);
+  settings.time_temperature = -1;
+  EXPECT_THROW(sample_sequences(net, l, 1, settings), Error);
+}
+
 TEST(TemporalSampler, ConditioningTokensAreForced) {
   torch::manual_seed(3);
   set_quiet(true);
