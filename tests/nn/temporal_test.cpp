@@ -30,6 +30,13 @@ ModelConfig tiny_model(const Layout& layout) {
   return c;
 }
 
+// A seeded, untrained tiny network over `l` (progress output off).
+Transformer seeded_net(const Layout& l, int seed) {
+  torch::manual_seed(seed);
+  set_quiet(true);
+  return Transformer(tiny_model(l));
+}
+
 // Parses one sampled sequence and checks every grammar rule; returns the number of events.
 int check_grammar(const Layout& l, const std::vector<int32_t>& seq) {
   EXPECT_GE(seq.size(), 2u);
@@ -96,10 +103,8 @@ TEST(TemporalLayout, DigitMaskNeverAllowsAnEarlierTimeOrOneAfterTheWindow) {
 }
 
 TEST(TemporalSampler, OutputFollowsTheGrammarAndIsExactlyN) {
-  torch::manual_seed(1);
-  set_quiet(true);
   Layout l = small_layout();
-  Transformer net(tiny_model(l));
+  Transformer net = seeded_net(l, 1);
   SamplerSettings settings;
   settings.batch_size = 4;
   settings.seed = 7;
@@ -118,10 +123,8 @@ TEST(TemporalSampler, OutputFollowsTheGrammarAndIsExactlyN) {
 }
 
 TEST(TemporalSampler, KvCacheGivesTheSameTokensAsRerunningThePrefix) {
-  torch::manual_seed(2);
-  set_quiet(true);
   Layout l = small_layout();
-  Transformer net(tiny_model(l));
+  Transformer net = seeded_net(l, 2);
   net->eval();
   // Logits: one step at a time over the cache == one pass over the whole prefix.
   torch::NoGradGuard no_grad;
@@ -148,10 +151,8 @@ TEST(TemporalSampler, KvCacheGivesTheSameTokensAsRerunningThePrefix) {
 }
 
 TEST(TemporalSampler, TimeTemperatureAppliesToTimeDigitsOnly) {
-  torch::manual_seed(3);
-  set_quiet(true);
   Layout l = small_layout();
-  Transformer net(tiny_model(l));
+  Transformer net = seeded_net(l, 3);
   SamplerSettings settings;
   settings.batch_size = 4;
   settings.seed = 5;
