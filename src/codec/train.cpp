@@ -408,10 +408,6 @@ double learning_rate(const CodecConfig& c, int64_t step, int64_t total_steps) {
   return c.lr * warm * (c.min_lr_ratio + (1 - c.min_lr_ratio) * 0.5 * (1 + std::cos(M_PI * progress)));
 }
 
-void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
-  for (auto& group : optimizer.param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
-}
-
 std::vector<int64_t> shuffled(std::vector<int64_t> ids, std::mt19937_64& rng) {
   for (size_t i = ids.size(); i > 1; --i) std::swap(ids[i - 1], ids[rng() % i]);  // Fisher-Yates
   return ids;
@@ -504,7 +500,7 @@ TrainResult train_codec(const Dataset& d, const CodecConfig& cfg, const TrainOpt
       Batch b = gather(events, perm.data() + begin, n, device);
       auto out = model->forward(b.tokens, b.types, b.dpe);
       auto heads = run_heads(model, out.hidden, out.commitment, b);
-      set_learning_rate(optimizer, learning_rate(cfg, st.step, cfg.max_epochs * int64_t(batches_per_epoch)));
+      set_adamw_learning_rate(optimizer, learning_rate(cfg, st.step, cfg.max_epochs * int64_t(batches_per_epoch)));
       optimizer.zero_grad();
       heads.loss.backward();
       torch::nn::utils::clip_grad_norm_(model->parameters(), cfg.clip);

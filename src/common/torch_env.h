@@ -6,6 +6,10 @@
 
 #include <string>
 
+namespace torch::optim {
+class Optimizer;
+}
+
 namespace rawmed {
 
 // "cpu", "cuda" or "cuda:N"; errors when CUDA is asked for but not available.
@@ -14,6 +18,8 @@ c10::Device parse_device(const std::string& name);
 int setup_torch_threads(int threads);
 // Torch version, BLAS in use (from /proc/self/maps), threads, CUDA availability.
 nlohmann::json torch_runtime_info();
+// Sets the learning rate of every parameter group of an AdamW optimizer (for schedules).
+void set_adamw_learning_rate(torch::optim::Optimizer& optimizer, double lr);
 // Seeds Torch's global generators (CPU and CUDA).
 void seed_torch(uint64_t seed);
 

@@ -49,4 +49,8 @@ nlohmann::json torch_runtime_info() {
 
 void seed_torch(uint64_t seed) { torch::manual_seed(seed); }
 
+void set_adamw_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
+  for (auto& group : optimizer.param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+}
+
 }  // namespace rawmed

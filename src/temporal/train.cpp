@@ -283,8 +283,7 @@ void run_training(const TrainArgs& args) {
         break;
       }
       lr = learning_rate(tc, state.step, total_steps);
-      for (auto& group : optimizer->param_groups())
-        static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+      set_adamw_learning_rate(*optimizer, lr);
       Batch batch = corpus.make_batch(corpus.train, ids, device);
       optimizer->zero_grad();
       auto loss = batch_loss(model.net, batch, masks, args.bf16, train) / double(batch.tokens);
