@@ -8,6 +8,8 @@
 #include "ingest/schema.h"
 #include "test_util.h"
 #include "text/dataset.h"
+#include "text/grammar.h"
+#include "text/serialize.h"
 
 #include <gtest/gtest.h>
 
@@ -363,6 +365,55 @@ TEST(ConfigErrors, UnknownKeyMissingFileAndBadType) {
   expect_error(base + "\n[[tables]]\nname = \"x\"\nfile = \"hosp/labevents.csv.gz\"\nlink = \"hadm_id\"\ntime = "
                       "\"charttime\"\ntypes = { valuenum = \"float\" }\n",
                "tables.x.types.valuenum");
+}
+
+}  // namespace
+}  // namespace rawmed
+
+namespace rawmed {
+namespace {
+
+// The codec decodes through EventGrammar: it must not block a real event. Scores that point at
+// each real event's own tokens decode back to exactly those tokens and types, for every event of
+// every demo (so the grammar's column order and number rules match how prepare serializes). The
+// exception: raw text in a numeric column (eICU has drugrate "ERROR"), which generation's editor
+// rejects anyway (unparsable_number); those must be rare.
+TEST(Prepare, GrammarAcceptsEveryRealEvent) {
+  for (const char* name : {"mimic-iv-demo", "eicu-demo", "mimic-iii-demo"}) {
+    Dataset d = Dataset::load(prepared(name).work / "dataset");
+    EventGrammar grammar(d.vocab, d.columns);
+    std::set<std::string> numeric;
+    for (const auto& t : d.columns["tables"])
+      for (const auto& c : t["columns"])
+        if (c["type"] == "numeric") numeric.insert(t["name"].get<std::string>() + "." + c["name"].get<std::string>());
+    int64_t text_in_numeric = 0;
+    const size_t slots = static_cast<size_t>(d.max_tokens_per_event()), v = d.vocab.size();
+    std::vector<float> scores(slots * v, 0.0f);
+    std::vector<uint16_t> tokens(slots);
+    std::vector<uint8_t> types(slots);
+    for (size_t e = 0; e < d.num_events(); ++e) {
+      size_t len = d.event_length(e), off = d.event_offsets[e];
+      DecodedEvent event = d.decode(e);
+      bool has_text = false;
+      for (const auto& [column, value] : event.pairs)
+        has_text = has_text || (numeric.count(event.table + "." + column) && !is_canonical_number(value, 15));
+      if (has_text) {
+        ++text_in_numeric;
+        continue;
+      }
+      auto point_at_event = [&](float score) {
+        for (size_t s = 0; s < slots; ++s) scores[s * v + (s < len ? d.tokens[off + s] : kPadId)] = score;
+      };
+      point_at_event(1.0f);
+      grammar.decode(scores.data(), slots, tokens.data(), types.data());
+      point_at_event(0.0f);
+      for (size_t s = 0; s < slots; ++s) {
+        ASSERT_EQ(tokens[s], s < len ? d.tokens[off + s] : kPadId) << name << " event " << e << " slot " << s;
+        ASSERT_EQ(types[s], s < len ? d.types[off + s] : kTypePad) << name << " event " << e << " slot " << s;
+      }
+    }
+    EXPECT_LT(text_in_numeric, static_cast<int64_t>(d.num_events() / 1000) + 1) << name;
+  }
 }
 
 }  // namespace

@@ -3,6 +3,8 @@
 #include "common/train_args.h"
 
 #include <cstdint>
+#include "text/grammar.h"
+
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -19,11 +21,12 @@ struct DecodedTokens {
   int tokens_per_event = 0;
 };
 
-// Decodes event codes (n_events x P x D, codes.bin layout) with the trained codec in WORK/codec.
-// Errors when a code is >= the codebook size. Positions after the predicted SEP hold whatever the
-// decoder produced; Vocab::decode_event stops at the first SEP.
+// Decodes event codes (n_events x P x D, codes.bin layout) with the trained codec in WORK/codec:
+// the decoder scores every token at every slot, `grammar` picks each event's tokens (and their
+// types) from those scores. PAD after an event's SEP; DPE ids are the decoder's own. Errors when a
+// code is >= the codebook size.
 DecodedTokens decode_codes(const std::filesystem::path& work, const std::vector<uint16_t>& codes, size_t n_events,
-                           const std::string& device, int threads);
+                           const EventGrammar& grammar, const std::string& device, int threads);
 
 // codes.bin (docs/file-formats.md "Event codes"): codes[(event * positions + p) * depth + d].
 struct CodesFile {

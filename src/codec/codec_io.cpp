@@ -122,7 +122,7 @@ RQVAE load_model(const fs::path& path, const torch::Device& device) {
 }
 
 DecodedTokens decode_codes(const fs::path& work, const std::vector<uint16_t>& codes, size_t n_events,
-                           const std::string& device_name, int threads) {
+                           const EventGrammar& grammar, const std::string& device_name, int threads) {
   auto device = parse_device(device_name);
   setup_torch_threads(threads);
   RQVAE model = load_model(work / "codec" / "model.pt", device);
@@ -147,14 +147,17 @@ DecodedTokens decode_codes(const fs::path& work, const std::vector<uint16_t>& co
     std::vector<int64_t> chunk(codes.begin() + begin * per_event, codes.begin() + (begin + n) * per_event);
     auto code_tensor = torch::tensor(chunk, torch::kLong).view({static_cast<int64_t>(n), c.positions, c.depth});
     auto hidden = model->decode_codes(code_tensor.to(device));
-    auto tokens = model->token_head(hidden).argmax(-1).to(torch::kCPU).to(torch::kInt32).contiguous();
-    auto types = model->type_head(hidden).argmax(-1).to(torch::kCPU).to(torch::kInt32).contiguous();
+    auto scores = model->token_head(hidden).to(torch::kFloat).to(torch::kCPU).contiguous();  // (n, L, V)
+    if (static_cast<size_t>(scores.size(2)) != grammar.vocab_size())
+      fail("decode_codes: the codec has {} tokens, the vocabulary {}", scores.size(2), grammar.vocab_size());
     auto dpe = model->dpe_head(hidden).argmax(-1).to(torch::kCPU).to(torch::kInt32).contiguous();
-    const int32_t *pt = tokens.data_ptr<int32_t>(), *py = types.data_ptr<int32_t>(), *pd = dpe.data_ptr<int32_t>();
-    for (size_t i = 0; i < n * length; ++i) {
-      out.tokens[begin * length + i] = static_cast<uint16_t>(pt[i]);
-      out.types[begin * length + i] = static_cast<uint8_t>(py[i]);
-      out.dpe[begin * length + i] = static_cast<uint8_t>(pd[i]);
+    const float* ps = scores.data_ptr<float>();
+    const int32_t* pd = dpe.data_ptr<int32_t>();
+    for (size_t i = 0; i < n; ++i) {
+      size_t at = (begin + i) * length;
+      grammar.decode(ps + i * length * grammar.vocab_size(), length, &out.tokens[at], &out.types[at]);
+      for (size_t j = 0; j < static_cast<size_t>(length); ++j)
+        out.dpe[at + j] = out.tokens[at + j] == kPadId ? kDpeNone : static_cast<uint8_t>(pd[i * length + j]);
     }
   }
   return out;

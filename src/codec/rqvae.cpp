@@ -256,25 +256,32 @@ torch::Tensor RQVAEImpl::encode(const torch::Tensor& tokens, const torch::Tensor
   return z;
 }
 
-torch::Tensor RQVAEImpl::decode(const torch::Tensor& quantized) {
+torch::Tensor RQVAEImpl::decode(const torch::Tensor& quantized, const torch::Tensor& slots) {
   auto q = quantized;
   if (decoder_mix) q = q + decoder_mix(q.reshape({q.size(0), -1})).view(q.sizes());
   if (query_in) {
-    // Every slot reads all P latents: h = g + GELU(W g), g = GELU(W_in z + slot embedding).
-    auto g = torch::gelu(query_in(q.reshape({q.size(0), -1})).unsqueeze(1) + query_slot->weight.unsqueeze(0));
-    return g + torch::gelu(query_hidden(g));  // (B, L, W)
+    // Every slot reads all P latents: h = g + GELU(W g), g = GELU(W_in z + slot embedding). Slots
+    // are independent, so only the asked-for ones are computed.
+    auto base = query_in(q.reshape({q.size(0), -1}));  // (B, W)
+    auto g = slots.defined()
+                 ? torch::gelu(base.index_select(0, slots.div(sizes.length, "floor")) +
+                               query_slot(slots.remainder(sizes.length)))
+                 : torch::gelu(base.unsqueeze(1) + query_slot->weight.unsqueeze(0));
+    return g + torch::gelu(query_hidden(g));  // (T, W) or (B, L, W)
   }
-  return decoder->forward(q.transpose(1, 2)).transpose(1, 2);  // (B, L, C)
+  auto h = decoder->forward(q.transpose(1, 2)).transpose(1, 2);  // (B, L, C)
+  return slots.defined() ? h.reshape({-1, h.size(2)}).index_select(0, slots) : h;
 }
 
 RQVAEImpl::Output RQVAEImpl::forward(const torch::Tensor& tokens, const torch::Tensor& types,
                                      const torch::Tensor& dpe) {
   auto z = encode(tokens, types, dpe);
   int64_t b = z.size(0), p = z.size(1);
+  auto slots = (tokens.reshape(-1) != 0).nonzero().squeeze(1);
   if (!quantize)
-    return {decode(z), torch::zeros({b, p, config.depth}, tokens.options()), torch::zeros({}, z.options())};
+    return {decode(z, slots), torch::zeros({b, p, config.depth}, tokens.options()), torch::zeros({}, z.options())};
   auto q = quantizer(z.reshape({b * p, z.size(2)}));
-  return {decode(q.quantized.view({b, p, -1})), q.codes.view({b, p, config.depth}), q.commitment};
+  return {decode(q.quantized.view({b, p, -1}), slots), q.codes.view({b, p, config.depth}), q.commitment};
 }
 
 torch::Tensor RQVAEImpl::decode_codes(const torch::Tensor& codes) {

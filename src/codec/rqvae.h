@@ -53,14 +53,14 @@ struct RQVAEImpl : torch::nn::Module {
   RQVAEImpl(const CodecConfig& config, const VocabSizes& sizes);
 
   struct Output {
-    torch::Tensor hidden;      // (B, L, C) decoder output, before the heads
+    torch::Tensor hidden;      // (T, C) decoder output at the T non-pad slots (event-major), before the heads
     torch::Tensor codes;       // (B, P, D)
     torch::Tensor commitment;  // scalar
   };
   // Latents before quantization: (B, P, C).
   torch::Tensor encode(const torch::Tensor& tokens, const torch::Tensor& types, const torch::Tensor& dpe);
-  // (B, P, C) quantized latents -> (B, L, C).
-  torch::Tensor decode(const torch::Tensor& quantized);
+  // (B, P, C) quantized latents -> (B, L, C), or (T, C) at `slots` (flat indices into B x L).
+  torch::Tensor decode(const torch::Tensor& quantized, const torch::Tensor& slots = {});
   Output forward(const torch::Tensor& tokens, const torch::Tensor& types, const torch::Tensor& dpe);
   // codes (B, P, D) -> decoder hidden states (B, L, C).
   torch::Tensor decode_codes(const torch::Tensor& codes);

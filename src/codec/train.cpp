@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "common/torch_env.h"
 #include "ingest/config.h"
+#include "text/grammar.h"
 
 #include <ATen/autocast_mode.h>
 #include <fmt/ranges.h>
@@ -62,7 +63,7 @@ HeadOutput run_heads(RQVAE& model, const torch::Tensor& hidden, const torch::Ten
   namespace F = torch::nn::functional;
   auto flat_tokens = b.tokens.reshape(-1);
   auto positions = (flat_tokens != 0).nonzero().squeeze(1);
-  auto h = hidden.reshape({-1, hidden.size(2)}).index_select(0, positions);
+  const auto& h = hidden;  // already at the non-pad positions
   auto token_logits = model->token_head(h).to(torch::kFloat);
   auto type_logits = model->type_head(h).to(torch::kFloat);
   auto dpe_logits = model->dpe_head(h).to(torch::kFloat);
@@ -72,6 +73,7 @@ HeadOutput run_heads(RQVAE& model, const torch::Tensor& hidden, const torch::Ten
   out.type_loss = F::cross_entropy(type_logits, b.types.reshape(-1).index_select(0, positions));
   out.dpe_loss = F::cross_entropy(dpe_logits, b.dpe.reshape(-1).index_select(0, positions));
   out.loss = out.token_loss + out.type_loss + out.dpe_loss + model->config.commitment * commitment;
+  out.token_logits = token_logits;
   out.token_pred = token_logits.argmax(1);
   out.type_pred = type_logits.argmax(1);
   return out;
@@ -110,11 +112,11 @@ struct EvalResult {
   }
 };
 
-// Reconstructs events `ids` in eval mode and compares them with the originals through the
-// vocabulary. With `codes` set, writes each event's P x D codes at its dataset index.
+// Reconstructs events `ids` in eval mode, decoding as generation does (EventGrammar over the
+// token scores), and compares them with the originals through the vocabulary. With `codes` set, writes each event's P x D codes at its dataset index.
 EvalResult evaluate(RQVAE& model, const Dataset& d, const EventTensors& ev, const std::vector<int64_t>& ids,
-                    const std::unordered_map<std::string, std::string>& types, const torch::Device& device,
-                    std::vector<uint16_t>* codes) {
+                    const std::unordered_map<std::string, std::string>& types, const EventGrammar& grammar,
+                    const torch::Device& device, std::vector<uint16_t>* codes) {
   torch::NoGradGuard no_grad;
   model->eval();
   model->quantize = true;
@@ -130,18 +132,20 @@ EvalResult evaluate(RQVAE& model, const Dataset& d, const EventTensors& ev, cons
     int64_t t = heads.token_target.size(0);
     r.tokens += t;
     r.loss_sum += heads.loss.item<double>() * t;
-    r.correct += (heads.token_pred == heads.token_target).sum().item<int64_t>();
-    auto pred_tokens = heads.token_pred.to(torch::kCPU).to(torch::kInt32).contiguous();
-    auto pred_types = heads.type_pred.to(torch::kCPU).to(torch::kInt32).contiguous();
-    const int32_t *pt = pred_tokens.data_ptr<int32_t>(), *py = pred_types.data_ptr<int32_t>();
+    // Decode as generation does (grammar-constrained); the first `len` slots decide whether an
+    // event comes back exactly, and only slot L - 1 is forced to end it.
+    auto scores = heads.token_logits.to(torch::kCPU).contiguous();
+    const float* ps = scores.data_ptr<float>();
     size_t cursor = 0;
     std::vector<uint16_t> tok;
     std::vector<uint8_t> typ;
     for (size_t i = 0; i < n; ++i) {
       size_t e = static_cast<size_t>(ids[begin + i]), len = d.event_length(e);
-      tok.assign(pt + cursor, pt + cursor + len);
-      typ.assign(py + cursor, py + cursor + len);
+      tok.resize(len);
+      typ.resize(len);
+      grammar.decode(ps + cursor * grammar.vocab_size(), len, tok.data(), typ.data(), model->sizes.length);
       cursor += len;
+      for (size_t j = 0; j < len; ++j) r.correct += tok[j] == d.tokens[d.event_offsets[e] + j];
       DecodedEvent original = d.decode(e), decoded = d.vocab.decode_event(tok.data(), typ.data(), len);
       ++r.events;
       if (decoded == original) ++r.exact;
@@ -448,6 +452,7 @@ TrainResult train_codec(const Dataset& d, const CodecConfig& cfg, const TrainOpt
   if (train_ids.size() < 2) fail("codec: the training split has {} events; need at least 2", train_ids.size());
   EventTensors events = pad_events(d, sizes.length, device);
   auto col_types = column_types(d.columns);
+  EventGrammar grammar(d.vocab, d.columns);
 
   seed_torch(o.seed);
   RQVAE model(cfg, sizes);
@@ -551,7 +556,7 @@ TrainResult train_codec(const Dataset& d, const CodecConfig& cfg, const TrainOpt
       break;
     }
 
-    EvalResult valid = evaluate(model, d, events, split_ids[kValid], col_types, device, nullptr);
+    EvalResult valid = evaluate(model, d, events, split_ids[kValid], col_types, grammar, device, nullptr);
     auto codebook = codebook_json(st.code_counts);
     nlohmann::json entry = {{"epoch", st.epoch + 1},
                             {"step", st.step},
@@ -601,7 +606,7 @@ TrainResult train_codec(const Dataset& d, const CodecConfig& cfg, const TrainOpt
   EvalResult per_split[3];
   double inference_seconds = 0;
   for (int s = 0; s < 3; ++s) {
-    per_split[s] = evaluate(model, d, events, split_ids[s], col_types, device, &codes);
+    per_split[s] = evaluate(model, d, events, split_ids[s], col_types, grammar, device, &codes);
     inference_seconds += per_split[s].seconds;
   }
   std::vector<std::vector<int64_t>> train_counts(cfg.depth, std::vector<int64_t>(cfg.codebook_size, 0));

@@ -38,12 +38,13 @@ struct Settings {
 Settings read_settings(const Config& config, const GenerateArgs& args) {
   const toml::table& g = config_section(config, "generate");
   const auto& file = config.path;
-  check_keys(g, {"temperature", "time_temperature", "top_k", "top_p", "batch_size", "max_sample_factor", "max_edit_distance", "min_events",
+  check_keys(g, {"temperature", "time_temperature", "lift_times", "top_k", "top_p", "batch_size", "max_sample_factor", "max_edit_distance", "min_events",
                  "anchor", "invalid_events"},
              "generate", file);
   Settings s;
   s.sample.temperature = args.temperature.value_or(get_double(g, "temperature", 1.0, "generate", file));
   s.sample.time_temperature = get_double(g, "time_temperature", 0.0, "generate", file);
+  s.sample.lift_times = get_bool(g, "lift_times", true, "generate", file);
   s.sample.top_k = args.top_k.value_or(static_cast<int>(get_int(g, "top_k", 250, "generate", file)));
   s.sample.top_p = args.top_p.value_or(get_double(g, "top_p", 1.0, "generate", file));
   s.sample.batch_size = static_cast<int>(get_int(g, "batch_size", 64, "generate", file));
@@ -168,6 +169,7 @@ nlohmann::json run_generate(const GenerateArgs& args) {
   IdMinter patient_ids(real_ids(args.work, config, "patient_id", cohort.patient_id));
   IdMinter admission_ids(real_ids(args.work, config, "admission_id", cohort.admission_id));
   CohortSampler cohort_sampler(dataset, config.dataset.min_patients_for_token);
+  EventGrammar grammar(dataset.vocab, dataset.columns);
   std::mt19937_64 rng(args.seed ^ 0x9e3779b97f4a7c15ULL);
 
   const int64_t max_sampled = static_cast<int64_t>(std::ceil(settings.max_sample_factor * static_cast<double>(n)));
@@ -194,7 +196,7 @@ nlohmann::json run_generate(const GenerateArgs& args) {
     sample_seconds += seconds_since(t0);
     size_t n_events = samples.event_minutes.size();
     auto t1 = Clock::now();
-    codec::DecodedTokens decoded = codec::decode_codes(args.work, samples.codes, n_events, args.device, args.threads);
+    codec::DecodedTokens decoded = codec::decode_codes(args.work, samples.codes, n_events, grammar, args.device, args.threads);
     decode_seconds += seconds_since(t1);
     const size_t L = static_cast<size_t>(decoded.tokens_per_event);
     if (n_events > 0 && decoded.tokens.size() != n_events * L)
@@ -262,6 +264,7 @@ nlohmann::json run_generate(const GenerateArgs& args) {
       {"sampling",
        {{"temperature", settings.sample.temperature},
         {"time_temperature", settings.sample.time_temperature},
+        {"lift_times", settings.sample.lift_times},
         {"top_k", settings.sample.top_k},
         {"top_p", settings.sample.top_p},
         {"batch_size", settings.sample.batch_size}}},

@@ -172,14 +172,36 @@ void allowed_next(const Layout& layout, const GrammarState& state, int gender, c
     if (state.events >= std::clamp(min_events, 1, layout.max_events)) allowed[layout.end()] = 1;
     if (state.events >= layout.max_events) return;  // the cap: only END
   }
-  // A digit is allowed when some completion lies in [previous_time, max_time_slot].
+  // A digit is allowed when some completion lies in [previous_time, max_time_slot] (lifting
+  // times: in [0, max_time_slot]; a lifted time follows the previous one).
   int64_t remaining = power10(layout.time_digits - j - 1);
+  if (state.lift_times && j > 0 && state.time_lifted) {
+    allowed[layout.digit(static_cast<int>(state.previous_time / remaining % 10))] = 1;
+    return;
+  }
   int64_t prefix = j == 0 ? 0 : state.time_prefix;
+  int64_t lowest = state.lift_times ? 0 : state.previous_time;
   for (int d = 0; d < 10; ++d) {
     int64_t low = (prefix * 10 + d) * remaining;
     int64_t high = low + remaining - 1;
-    if (high >= state.previous_time && low <= layout.max_time_slot) allowed[layout.digit(d)] = 1;
+    if (high >= lowest && low <= layout.max_time_slot) allowed[layout.digit(d)] = 1;
   }
+}
+
+int lift_time_digit(const Layout& layout, GrammarState& state, int token) {
+  int j = 0;
+  if (!state.lift_times || state.ended || token == layout.end() || layout.slot(state.position, &j) != Slot::kTime)
+    return token;
+  if (j == 0) state.time_lifted = false;
+  int64_t remaining = power10(layout.time_digits - j - 1);
+  int previous_digit = static_cast<int>(state.previous_time / remaining % 10);
+  int64_t prefix = j == 0 ? 0 : state.time_prefix;
+  int64_t high = (prefix * 10 + (token - layout.digit(0))) * remaining + remaining - 1;
+  if (state.time_lifted || high < state.previous_time) {
+    state.time_lifted = true;
+    return layout.digit(previous_digit);
+  }
+  return token;
 }
 
 void advance(const Layout& layout, GrammarState& state, int token) {

@@ -79,6 +79,9 @@ struct GrammarState {
   int events = 0;         // completed or started events
   int previous_time = 0;  // time slot of the previous event (times are non-decreasing)
   int time_prefix = 0;    // digits of the current time slot read so far
+  bool lift_times = false;   // times below the previous one are lifted to it (lift_time_digit),
+                             // instead of masked away
+  bool time_lifted = false;  // the current event's time is being lifted
   bool ended = false;
   std::vector<int32_t> tokens;
 };
@@ -88,6 +91,12 @@ struct GrammarState {
 void allowed_next(const Layout& layout, const GrammarState& state, int gender, const std::vector<char>& age_mask,
                   std::vector<char>& allowed, int min_events = 1);
 void advance(const Layout& layout, GrammarState& state, int token);
+// With state.lift_times, call on each sampled token before advance(): a time digit that would put
+// the event before the previous one becomes the previous time's digit, and the rest of the time
+// follows it, so the event time is max(t, previous) for the t the model draws. Masking the earlier
+// times instead renormalises the model's time distribution over later times only, which moves
+// every uncertain draw forward. Returns the token to use.
+int lift_time_digit(const Layout& layout, GrammarState& state, int token);
 
 // codes.bin (docs/file-formats.md "Event codes"): one reader and writer, in the codec stage.
 using Codes = codec::CodesFile;

@@ -114,6 +114,7 @@ SampledTokens sample_sequences(Transformer& net, const Layout& layout, int64_t n
     std::vector<std::mt19937_64> rngs;
     for (int64_t i = 0; i < B; ++i) {
       rngs.emplace_back(mix(settings.seed ^ mix(first + i)));
+      states[i].lift_times = settings.lift_times;
       advance(layout, states[i], layout.start());
     }
     KVCache cache;
@@ -139,7 +140,7 @@ SampledTokens sample_sequences(Transformer& net, const Layout& layout, int64_t n
         // every uncertain draw moves time forward; a lower time temperature counters that.
         bool time_slot = layout.slot(states[i].position) == Slot::kTime;
         double temperature = time_slot && settings.time_temperature > 0 ? settings.time_temperature : settings.temperature;
-        int token = pick_token(rows + i * V, allowed, settings, temperature, rngs[i]);
+        int token = lift_time_digit(layout, states[i], pick_token(rows + i * V, allowed, settings, temperature, rngs[i]));
         if (token == layout.end() && states[i].events >= layout.max_events) ++out.hit_cap;
         advance(layout, states[i], token);
         ++out.tokens;

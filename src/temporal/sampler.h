@@ -22,6 +22,8 @@ TemporalModel load_model(const std::filesystem::path& path, torch::Device device
 struct SamplerSettings {
   double temperature = 1.0;
   double time_temperature = 0;  // for the time digits and END (0: `temperature`)
+  bool lift_times = true;       // a time drawn below the previous event's becomes it (lift_time_digit);
+                                // false: such times are masked (notes/issue-4.md, session 3)
   int top_k = 250;        // 0: off
   double top_p = 1.0;     // 1: off
   uint64_t seed = 0;

@@ -19,6 +19,7 @@ struct SampleOptions {
   int64_t n = 100;            // exactly this many stays
   double temperature = 1.0;
   double time_temperature = 0;  // time digits and END (0: `temperature`)
+  bool lift_times = true;       // a time drawn below the previous event's becomes it (false: masked)
   int top_k = 250;
   double top_p = 1.0;         // 1: off
   uint64_t seed = 0;

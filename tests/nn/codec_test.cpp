@@ -18,6 +18,9 @@ namespace {
 Dataset synthetic_dataset(int stays = 24, int events_per_stay = 6) {
   Dataset d;
   d.table_names = {"labs"};
+  d.columns = nlohmann::json::parse(R"({"tables": [{"name": "labs", "columns": [
+      {"name": "item", "type": "categorical"}, {"name": "value", "type": "numeric"},
+      {"name": "unit", "type": "categorical"}]}]})");
   uint16_t table = d.vocab.add("labs", TokenKind::kTable);
   uint16_t col_item = d.vocab.add("item", TokenKind::kColumn), col_value = d.vocab.add("value", TokenKind::kColumn),
            col_unit = d.vocab.add("unit", TokenKind::kColumn);
@@ -102,14 +105,16 @@ TEST_F(CodecTest, ForwardShapesAndCodeRange) {
   auto tokens = torch::zeros({3, 16}, torch::kLong);
   tokens.index_put_({torch::indexing::Slice(), torch::indexing::Slice(0, 5)}, 7);
   auto out = model->forward(tokens, torch::ones_like(tokens), torch::zeros_like(tokens));
-  EXPECT_EQ(out.hidden.sizes().vec(), (std::vector<int64_t>{3, 16, c.channels}));
+  EXPECT_EQ(out.hidden.sizes().vec(), (std::vector<int64_t>{3 * 5, c.channels}));  // non-pad slots only
   EXPECT_EQ(out.codes.sizes().vec(), (std::vector<int64_t>{3, c.positions, c.depth}));
   EXPECT_GE(out.codes.min().item<int64_t>(), 0);
   EXPECT_LT(out.codes.max().item<int64_t>(), c.codebook_size);
   // Decoding the codes gives the same decoder states as the forward pass.
   model->eval();
   auto again = model->forward(tokens, torch::ones_like(tokens), torch::zeros_like(tokens));
-  EXPECT_TRUE(torch::allclose(model->decode_codes(again.codes), again.hidden, 1e-5, 1e-5));
+  auto all_slots = model->decode_codes(again.codes);
+  auto non_pad = (tokens.reshape(-1) != 0).nonzero().squeeze(1);
+  EXPECT_TRUE(torch::allclose(all_slots.reshape({-1, all_slots.size(2)}).index_select(0, non_pad), again.hidden, 1e-5, 1e-5));
 }
 
 TEST_F(CodecTest, TrainsWritesOutputsAndDecodes) {
@@ -145,7 +150,7 @@ TEST_F(CodecTest, TrainsWritesOutputsAndDecodes) {
   fs::path work = temp_dir("work");
   fs::create_directories(work / "codec");
   fs::copy_file(dir / "model.pt", work / "codec" / "model.pt");
-  DecodedTokens decoded = decode_codes(work, codes.codes, codes.events, "cpu", 1);
+  DecodedTokens decoded = decode_codes(work, codes.codes, codes.events, EventGrammar(d.vocab, d.columns), "cpu", 1);
   ASSERT_EQ(decoded.tokens_per_event, 16);
   int64_t exact = 0, train_events = 0;
   for (size_t e = 0; e < d.num_events(); ++e) {
@@ -157,7 +162,7 @@ TEST_F(CodecTest, TrainsWritesOutputsAndDecodes) {
 
   auto bad = codes.codes;
   bad[0] = static_cast<uint16_t>(c.codebook_size);
-  EXPECT_THROW(decode_codes(work, bad, codes.events, "cpu", 1), Error);
+  EXPECT_THROW(decode_codes(work, bad, codes.events, EventGrammar(d.vocab, d.columns), "cpu", 1), Error);
   fs::remove_all(dir);
   fs::remove_all(work);
 }

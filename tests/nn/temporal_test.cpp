@@ -102,6 +102,33 @@ TEST(TemporalLayout, DigitMaskNeverAllowsAnEarlierTimeOrOneAfterTheWindow) {
   for (int t = 0; t < l.vocab_size(); ++t) EXPECT_EQ(bool(allowed[t]), t < l.codebook) << t;
 }
 
+TEST(TemporalLayout, LiftedTimesBecomeThePreviousTimeInsteadOfBeingMasked) {
+  Layout l = small_layout();
+  GrammarState s;
+  s.lift_times = true;
+  advance(l, s, l.start());
+  std::vector<char> allowed;
+  auto event_at = [&](int tens, int units) {  // draws these two digits, returns the time used
+    int t0 = lift_time_digit(l, s, l.digit(tens));
+    advance(l, s, t0);
+    allowed_next(l, s, -1, {}, allowed);
+    int t1 = lift_time_digit(l, s, l.digit(units));
+    EXPECT_TRUE(allowed[t1]);
+    advance(l, s, t1);
+    for (int c = 0; c < l.codes_per_event; ++c) advance(l, s, 1);
+    return s.previous_time;
+  };
+  EXPECT_EQ(event_at(4, 7), 47);
+  // Every digit of the window may be drawn (no lower bound), but a time below 47 becomes 47.
+  allowed_next(l, s, -1, {}, allowed);
+  for (int d = 0; d < 10; ++d) EXPECT_EQ(bool(allowed[l.digit(d)]), d <= 7) << d;  // 72 slots: tens 0..7
+  EXPECT_EQ(event_at(2, 9), 47);  // lifted at the tens digit: the units follow the previous time
+  EXPECT_EQ(event_at(4, 3), 47);  // lifted at the units digit
+  EXPECT_EQ(event_at(4, 9), 49);  // later times are kept
+  EXPECT_EQ(event_at(6, 0), 60);
+  for (int t : s.tokens) EXPECT_NE(t, l.pad());
+}
+
 TEST(TemporalSampler, OutputFollowsTheGrammarAndIsExactlyN) {
   Layout l = small_layout();
   Transformer net = seeded_net(l, 1);
@@ -165,6 +192,19 @@ TEST(TemporalSampler, TimeTemperatureAppliesToTimeDigitsOnly) {
   for (const auto& seq : cold.sequences) check_grammar(l, seq);
   settings.time_temperature = -1;
   EXPECT_THROW(sample_sequences(net, l, 1, settings), Error);
+}
+
+TEST(TemporalSampler, LiftedTimesStayGrammaticalAndDifferFromMaskedTimes) {
+  Layout l = small_layout();
+  Transformer net = seeded_net(l, 3);
+  SamplerSettings settings;
+  settings.batch_size = 4;
+  settings.seed = 5;
+  settings.lift_times = true;
+  auto lifted = sample_sequences(net, l, 8, settings);
+  for (const auto& seq : lifted.sequences) check_grammar(l, seq);  // times non-decreasing, END last
+  settings.lift_times = false;
+  EXPECT_NE(sample_sequences(net, l, 8, settings).sequences, lifted.sequences);
 }
 
 TEST(TemporalSampler, ConditioningTokensAreForced) {

@@ -1,0 +1,47 @@
+#pragma once
+// Grammar-constrained decoding of one event. The codec's decoder scores every token at every
+// slot independently, and a plain argmax per slot often writes an event that does not parse
+// (a value where a column belongs, a column of another table, no SEP). EventGrammar walks the
+// slots left to right and takes, at each slot, the best-scoring token the grammar allows there:
+//   table (column value)* SEP
+//   - columns of that table only, in columns.json order (the order events are serialized in),
+//     each at most once;
+//   - a numeric column's value spelled as a number: digits, at most one '.' after a digit, a
+//     leading '-', ending on a digit;
+//   - any other column's value: one whole-value token, or word and byte pieces.
+// The last slot is SEP when the event has not ended before. Torch-free.
+#include "text/vocab.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <unordered_map>
+#include <vector>
+
+namespace rawmed {
+
+class EventGrammar {
+ public:
+  // columns: columns.json (tables with their modelled columns, in order, and their types).
+  EventGrammar(const Vocab& vocab, const nlohmann::json& columns);
+
+  // scores: n slots x vocab size, row-major (logits or log-probabilities). Writes n tokens and
+  // their types (PAD after SEP). `slots`: the event's slot count L when only its first n slots
+  // are decoded (0: n); only slot L - 1 is forced to be SEP.
+  void decode(const float* scores, size_t n, uint16_t* tokens, uint8_t* types, size_t slots = 0) const;
+
+  size_t vocab_size() const { return vocab_size_; }
+
+ private:
+  struct Table {
+    std::vector<uint16_t> columns;  // column token ids in serialization order
+    std::vector<bool> numeric;
+  };
+  std::unordered_map<uint16_t, Table> tables_;  // by table token id
+  std::vector<TokenKind> kinds_;  // by token id
+  std::vector<uint16_t> table_ids_, whole_values_, pieces_, digits_;
+  uint16_t minus_ = 0, point_ = 0;
+  size_t vocab_size_ = 0;
+};
+
+}  // namespace rawmed

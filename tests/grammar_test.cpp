@@ -1,0 +1,100 @@
+// EventGrammar: constrained greedy decoding picks the best token the event grammar allows.
+#include "text/grammar.h"
+#include "text/vocab.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace rawmed {
+namespace {
+
+struct Fixture {
+  Vocab vocab;
+  uint16_t labs, meds, item, value, unit, dose, glucose, mgdl, word_mg;
+  nlohmann::json columns = nlohmann::json::parse(R"({"tables": [
+      {"name": "labs", "columns": [{"name": "item", "type": "categorical"}, {"name": "value", "type": "numeric"},
+                                   {"name": "unit", "type": "categorical"}]},
+      {"name": "meds", "columns": [{"name": "dose", "type": "numeric"}]}]})");
+  Fixture() {
+    labs = vocab.add("labs", TokenKind::kTable);
+    meds = vocab.add("meds", TokenKind::kTable);
+    item = vocab.add("item", TokenKind::kColumn);
+    value = vocab.add("value", TokenKind::kColumn);
+    unit = vocab.add("unit", TokenKind::kColumn);
+    dose = vocab.add("dose", TokenKind::kColumn);
+    glucose = vocab.add("glucose", TokenKind::kValue);
+    mgdl = vocab.add("mg/dL", TokenKind::kValue);
+    word_mg = vocab.add("mg", TokenKind::kWord);
+  }
+  // Scores where, at slot s, token wanted[s][0] scores highest, wanted[s][1] next, and so on.
+  std::vector<float> scores(const std::vector<std::vector<uint16_t>>& wanted) const {
+    std::vector<float> out(wanted.size() * vocab.size(), 0.0f);
+    for (size_t s = 0; s < wanted.size(); ++s)
+      for (size_t r = 0; r < wanted[s].size(); ++r) out[s * vocab.size() + wanted[s][r]] = 10.0f - float(r);
+    return out;
+  }
+  static uint16_t b(char c) { return Vocab::byte_id(static_cast<unsigned char>(c)); }
+};
+
+TEST(EventGrammar, ValidScoresDecodeToThemselves) {
+  Fixture f;
+  EventGrammar g(f.vocab, f.columns);
+  std::vector<uint16_t> event = {f.labs, f.item, f.glucose, f.value, Fixture::b('-'), Fixture::b('1'),
+                                 Fixture::b('.'), Fixture::b('5'), f.unit, f.mgdl, kSepId, kPadId};
+  std::vector<std::vector<uint16_t>> wanted;
+  for (auto t : event) wanted.push_back({t});
+  auto scores = f.scores(wanted);
+  std::vector<uint16_t> tokens(event.size());
+  std::vector<uint8_t> types(event.size());
+  g.decode(scores.data(), event.size(), tokens.data(), types.data());
+  EXPECT_EQ(tokens, event);
+  DecodedEvent decoded = f.vocab.decode_event(tokens.data(), types.data(), tokens.size());
+  ASSERT_TRUE(decoded.ok) << decoded.error;
+  EXPECT_EQ(decoded.pairs[1], (std::pair<std::string, std::string>{"value", "-1.5"}));
+}
+
+TEST(EventGrammar, InvalidFavouritesGiveWayToTheBestAllowedToken) {
+  Fixture f;
+  EventGrammar g(f.vocab, f.columns);
+  auto b = Fixture::b;
+  // Favourites that break the grammar at every step; the second choice is the valid one.
+  std::vector<std::vector<uint16_t>> wanted = {
+      {f.item, f.labs},             // a column before the table
+      {f.dose, f.value},            // a column of another table; skipping `item` is allowed
+      {f.unit, b('.'), b('4')},     // a column with no value yet; a number cannot start with '.'
+      {b('.'), b('2')},             // "4." is fine...
+      {b('.'), b('7')},             // ...but not a second point (nor an end on the point)
+      {f.value, f.unit},            // `value` again (already used)
+      {b('x'), f.mgdl},             // a byte piece may start a categorical value
+      {f.glucose, kSepId},          // but no whole-value token after a piece
+      {f.labs, kSepId}};
+  auto scores = f.scores(wanted);
+  std::vector<uint16_t> tokens(wanted.size());
+  std::vector<uint8_t> types(wanted.size());
+  g.decode(scores.data(), wanted.size(), tokens.data(), types.data());
+  EXPECT_EQ(tokens, (std::vector<uint16_t>{f.labs, f.value, b('4'), b('.'), b('7'), f.unit, b('x'), kSepId, kPadId}));
+  DecodedEvent decoded = f.vocab.decode_event(tokens.data(), types.data(), tokens.size());
+  ASSERT_TRUE(decoded.ok) << decoded.error;
+  EXPECT_EQ(decoded.pairs, (std::vector<std::pair<std::string, std::string>>{{"value", "4.7"}, {"unit", "x"}}));
+}
+
+TEST(EventGrammar, LastSlotEndsTheEventAndANumberEndsOnADigit) {
+  Fixture f;
+  EventGrammar g(f.vocab, f.columns);
+  auto b = Fixture::b;
+  // The scores want "meds dose 3 ." forever; the number may not end on its point.
+  std::vector<std::vector<uint16_t>> wanted = {{f.meds}, {f.dose}, {b('3')}, {b('.'), kSepId, b('1')}, {b('.')}};
+  auto scores = f.scores(wanted);
+  std::vector<uint16_t> tokens(5);
+  std::vector<uint8_t> types(5);
+  g.decode(scores.data(), 5, tokens.data(), types.data());
+  EXPECT_EQ(tokens, (std::vector<uint16_t>{f.meds, f.dose, b('3'), kSepId, kPadId}));
+  // Only the first 4 of 16 slots decoded: slot 3 is not the last, so the point is kept.
+  g.decode(scores.data(), 4, tokens.data(), types.data(), 16);
+  EXPECT_EQ(tokens[3], b('.'));
+}
+
+}  // namespace
+}  // namespace rawmed
