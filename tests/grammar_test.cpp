@@ -98,3 +98,31 @@ TEST(EventGrammar, LastSlotEndsTheEventAndANumberEndsOnADigit) {
 
 }  // namespace
 }  // namespace rawmed
+
+namespace rawmed {
+namespace {
+
+TEST(EventGrammar, CategoricalValuesAreKnownValuesOnly) {
+  Fixture f;
+  // `unit` knows two values: the whole token "mg/dL" and "mg/L", spelled as the word "mg" + bytes.
+  f.columns["tables"][0]["columns"][2]["categories"] = {{"mg/dL", 10}, {"mg/L", 3}};
+  EventGrammar g(f.vocab, f.columns);
+  auto b = Fixture::b;
+  // The scores want "mg" then "/X": only "mg/L" is a known value, and it must end there.
+  std::vector<std::vector<uint16_t>> wanted = {
+      {f.labs}, {f.unit}, {f.word_mg, f.mgdl}, {b('/')}, {b('X'), b('L')}, {b('s'), kSepId}, {kSepId}};
+  auto scores = f.scores(wanted);
+  std::vector<uint16_t> tokens(wanted.size());
+  std::vector<uint8_t> types(wanted.size());
+  g.decode(scores.data(), wanted.size(), tokens.data(), types.data());
+  EXPECT_EQ(tokens, (std::vector<uint16_t>{f.labs, f.unit, f.word_mg, b('/'), b('L'), kSepId, kPadId}));
+  // A categorical column without `categories` in columns.json takes any pieces (item here).
+  wanted = {{f.labs}, {f.item}, {b('z')}, {kSepId}};
+  scores = f.scores(wanted);
+  g.decode(scores.data(), 4, tokens.data(), types.data());
+  EXPECT_EQ(std::vector<uint16_t>(tokens.begin(), tokens.begin() + 4),
+            (std::vector<uint16_t>{f.labs, f.item, b('z'), kSepId}));
+}
+
+}  // namespace
+}  // namespace rawmed

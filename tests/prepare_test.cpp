@@ -374,24 +374,31 @@ namespace rawmed {
 namespace {
 
 // The codec decodes through EventGrammar: it must not block a real event. Scores that point at
-// each real event's own tokens decode back to exactly those tokens and types, for every event of
-// every demo (so the grammar's column order and number rules match how prepare serializes). The
-// exception: raw text in a numeric column (eICU has drugrate "ERROR"), which generation's editor
-// rejects anyway (unparsable_number); those must be rare.
+// each real event's own tokens decode back to exactly those tokens and types, for every train
+// event of every demo (so the grammar's column order, number rules and known categorical values
+// match how prepare serializes; categories come from the train split). Two exceptions, which
+// generation's editor rejects anyway: raw text in a numeric column (eICU has drugrate "ERROR";
+// unparsable_number), which must be rare, and an event whose required item column was cut by
+// the token cap (missing_item), at most prepare's count of cut events.
 TEST(Prepare, GrammarAcceptsEveryRealEvent) {
   for (const char* name : {"mimic-iv-demo", "eicu-demo", "mimic-iii-demo"}) {
     Dataset d = Dataset::load(prepared(name).work / "dataset");
     EventGrammar grammar(d.vocab, d.columns);
     std::set<std::string> numeric;
+    std::map<std::string, std::string> required_item;
     for (const auto& t : d.columns["tables"])
-      for (const auto& c : t["columns"])
-        if (c["type"] == "numeric") numeric.insert(t["name"].get<std::string>() + "." + c["name"].get<std::string>());
-    int64_t text_in_numeric = 0;
+      for (const auto& c : t["columns"]) {
+        std::string table = t["name"], column = c["name"];
+        if (c["type"] == "numeric") numeric.insert(table + "." + column);
+        if (column == t.value("item_column", "") && c.value("null_rate", 1.0) == 0.0) required_item[table] = column;
+      }
+    int64_t text_in_numeric = 0, item_cut = 0;
     const size_t slots = static_cast<size_t>(d.max_tokens_per_event()), v = d.vocab.size();
     std::vector<float> scores(slots * v, 0.0f);
     std::vector<uint16_t> tokens(slots);
     std::vector<uint8_t> types(slots);
     for (size_t e = 0; e < d.num_events(); ++e) {
+      if (d.event_split(e) != kTrain) continue;
       size_t len = d.event_length(e), off = d.event_offsets[e];
       DecodedEvent event = d.decode(e);
       bool has_text = false;
@@ -399,6 +406,12 @@ TEST(Prepare, GrammarAcceptsEveryRealEvent) {
         has_text = has_text || (numeric.count(event.table + "." + column) && !is_canonical_number(value, 15));
       if (has_text) {
         ++text_in_numeric;
+        continue;
+      }
+      auto item = required_item.find(event.table);
+      if (item != required_item.end() &&
+          std::none_of(event.pairs.begin(), event.pairs.end(), [&](const auto& p) { return p.first == item->second; })) {
+        ++item_cut;
         continue;
       }
       auto point_at_event = [&](float score) {
@@ -413,6 +426,7 @@ TEST(Prepare, GrammarAcceptsEveryRealEvent) {
       }
     }
     EXPECT_LT(text_in_numeric, static_cast<int64_t>(d.num_events() / 1000) + 1) << name;
+    EXPECT_LE(item_cut, prepared(name).summary["truncated_events"].get<int64_t>()) << name;
   }
 }
 

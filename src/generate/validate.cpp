@@ -93,6 +93,8 @@ ValidationRules ValidationRules::from_columns_json(const nlohmann::json& columns
       for (const auto& c : t.at("columns")) {
         ColumnRule rule;
         rule.name = c.at("name");
+        // An item column that is empty in some train rows (eICU medication.drugname: 37%) is optional.
+        if (rule.name == table.item_column) table.item_required = c.value("null_rate", 0.0) == 0.0;
         rule.type = c.at("type");
         if (rule.type == "numeric") {
           if (c.contains("min") && c["min"].is_number() && c.contains("max") && c["max"].is_number()) {
@@ -151,7 +153,7 @@ StayVerdict ValidationRules::check_event(DecodedEvent& event) const {
       return reject(Failure::kDuplicateColumn, fmt::format("{}: column '{}' twice", table->name, column));
     if (column == table->item_column) item = &value;
   }
-  if (!table->item_column.empty() && !item)
+  if (table->item_required && !item)
     return reject(Failure::kMissingItem, fmt::format("{}: no {}", table->name, table->item_column));
 
   // Categorical values first, so that a repaired item is the one numeric ranges are looked up for.

@@ -76,6 +76,7 @@ struct ColumnRule {
 
 struct TableRule {
   std::string name, item_column;
+  bool item_required = false;  // the item column is never empty in the train split (null_rate 0)
   std::map<std::string, ColumnRule> columns;
 };
 

@@ -5,9 +5,12 @@
 // slots left to right and takes, at each slot, the best-scoring token the grammar allows there:
 //   table (column value)* SEP
 //   - columns of that table only, in columns.json order (the order events are serialized in),
-//     each at most once;
+//     each at most once; the table's `item_column` (columns.json) is not skipped when no train
+//     row leaves it empty (null_rate 0);
 //   - a numeric column's value spelled as a number: digits, at most one '.' after a digit, a
 //     leading '-', ending on a digit;
+//   - a categorical column's value (with `categories` in columns.json): one of the train split's
+//     values, spelled as prepare spells it (walked through a token trie);
 //   - any other column's value: one whole-value token, or word and byte pieces.
 // The last slot is SEP when the event has not ended before. Torch-free.
 #include "text/vocab.h"
@@ -36,7 +39,15 @@ class EventGrammar {
   struct Table {
     std::vector<uint16_t> columns;  // column token ids in serialization order
     std::vector<bool> numeric;
+    std::vector<int> categories;    // per column: trie root in nodes_ of its known values, or -1
+    size_t item = SIZE_MAX;         // index of the item column (required), SIZE_MAX: none
   };
+  struct Node {
+    std::vector<std::pair<uint16_t, int>> children;  // token -> node
+    bool ends_value = false;
+  };
+  int add_value(int root, const std::vector<uint16_t>& tokens);
+  std::vector<Node> nodes_;
   std::unordered_map<uint16_t, Table> tables_;  // by table token id
   std::vector<TokenKind> kinds_;  // by token id
   std::vector<uint16_t> table_ids_, whole_values_, pieces_, digits_;

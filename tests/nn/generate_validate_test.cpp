@@ -14,13 +14,13 @@ nlohmann::json lab_columns() {
     {"name":"comments","type":"text","categories":{"hemolyzed":10,"call Dr. X at 555":1}}]}]})");
 }
 
-ValidationRules rules(int min_events = 1) {
+ValidationRules rules(int min_events = 1, const nlohmann::json& columns = lab_columns()) {
   RuleOptions options;
   options.window_minutes = 720;
   options.min_patients = 5;
   options.max_edit_distance = 0.25;
   options.min_events = min_events;
-  return ValidationRules::from_columns_json(lab_columns(), options);
+  return ValidationRules::from_columns_json(columns, options);
 }
 
 GenEvent lab(int32_t minutes, std::vector<std::pair<std::string, std::string>> pairs, std::string table = "labevents") {
@@ -36,8 +36,8 @@ GenEvent creatinine(int32_t minutes, std::string value = "1.2") {
   return lab(minutes, {{"itemid", "Creatinine"}, {"valuenum", std::move(value)}, {"valueuom", "mg/dL"}});
 }
 
-Failure verdict_of(std::vector<GenEvent> events, int min_events = 1) {
-  StayVerdict v = rules(min_events).check_stay(events);
+Failure verdict_of(std::vector<GenEvent> events, int min_events = 1, const nlohmann::json& columns = lab_columns()) {
+  StayVerdict v = rules(min_events, columns).check_stay(events);
   EXPECT_EQ(v.ok, v.reason == Failure::kNone) << v.detail;
   return v.reason;
 }
@@ -65,6 +65,10 @@ TEST(GenerateValidate, EachBadEventIsRejectedForItsReason) {
   EXPECT_EQ(verdict_of({creatinine(0), creatinine(730)}), Failure::kTimeOutsideWindow);
   EXPECT_EQ(verdict_of({creatinine(0), creatinine(10)}, 3), Failure::kTooFewEvents);
   EXPECT_EQ(verdict_of({lab(0, {{"valuenum", "1"}})}), Failure::kMissingItem);
+  // An item column that some train rows leave empty (eICU medication.drugname) is optional.
+  auto optional_item = lab_columns();
+  optional_item["tables"][0]["columns"][0]["null_rate"] = 0.37;
+  EXPECT_EQ(verdict_of({lab(0, {{"valuenum", "1"}})}, 1, optional_item), Failure::kNone);
   EXPECT_EQ(verdict_of({lab(0, {{"itemid", "Sodium"}, {"valuenum", "140"}, {"valuenum", "141"}})}),
             Failure::kDuplicateColumn);
   EXPECT_EQ(verdict_of({lab(0, {{"itemid", "Sodium"}, {"valueuom", ""}})}), Failure::kEmptyValue);

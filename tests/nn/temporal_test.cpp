@@ -37,6 +37,13 @@ Transformer seeded_net(const Layout& l, int seed) {
   return Transformer(tiny_model(l));
 }
 
+SamplerSettings sampler_settings(int batch_size, uint64_t seed) {
+  SamplerSettings settings;
+  settings.batch_size = batch_size;
+  settings.seed = seed;
+  return settings;
+}
+
 // Parses one sampled sequence and checks every grammar rule; returns the number of events.
 int check_grammar(const Layout& l, const std::vector<int32_t>& seq) {
   EXPECT_GE(seq.size(), 2u);
@@ -132,9 +139,7 @@ TEST(TemporalLayout, LiftedTimesBecomeThePreviousTimeInsteadOfBeingMasked) {
 TEST(TemporalSampler, OutputFollowsTheGrammarAndIsExactlyN) {
   Layout l = small_layout();
   Transformer net = seeded_net(l, 1);
-  SamplerSettings settings;
-  settings.batch_size = 4;
-  settings.seed = 7;
+  SamplerSettings settings = sampler_settings(4, 7);
   auto out = sample_sequences(net, l, 10, settings);
   ASSERT_EQ(out.sequences.size(), 10u);
   int64_t tokens = 0, at_cap = 0;
@@ -163,9 +168,7 @@ TEST(TemporalSampler, KvCacheGivesTheSameTokensAsRerunningThePrefix) {
   for (int t = 5; t < 20; ++t) steps.push_back(net->forward(tokens.narrow(1, t, 1), &cache));
   EXPECT_TRUE(torch::allclose(torch::cat(steps, 1), full, 1e-4, 1e-5));
 
-  SamplerSettings settings;
-  settings.batch_size = 3;
-  settings.seed = 11;
+  SamplerSettings settings = sampler_settings(3, 11);
   settings.top_k = 5;
   auto cached = sample_sequences(net, l, 5, settings);
   settings.use_cache = false;
@@ -180,9 +183,7 @@ TEST(TemporalSampler, KvCacheGivesTheSameTokensAsRerunningThePrefix) {
 TEST(TemporalSampler, TimeTemperatureAppliesToTimeDigitsOnly) {
   Layout l = small_layout();
   Transformer net = seeded_net(l, 3);
-  SamplerSettings settings;
-  settings.batch_size = 4;
-  settings.seed = 5;
+  SamplerSettings settings = sampler_settings(4, 5);
   auto plain = sample_sequences(net, l, 8, settings);
   settings.time_temperature = settings.temperature;  // the same temperature: the same stays
   EXPECT_EQ(sample_sequences(net, l, 8, settings).sequences, plain.sequences);
@@ -197,9 +198,7 @@ TEST(TemporalSampler, TimeTemperatureAppliesToTimeDigitsOnly) {
 TEST(TemporalSampler, LiftedTimesStayGrammaticalAndDifferFromMaskedTimes) {
   Layout l = small_layout();
   Transformer net = seeded_net(l, 3);
-  SamplerSettings settings;
-  settings.batch_size = 4;
-  settings.seed = 5;
+  SamplerSettings settings = sampler_settings(4, 5);
   settings.lift_times = true;
   auto lifted = sample_sequences(net, l, 8, settings);
   for (const auto& seq : lifted.sequences) check_grammar(l, seq);  // times non-decreasing, END last
