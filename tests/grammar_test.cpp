@@ -1,8 +1,11 @@
 // EventGrammar: constrained greedy decoding picks the best token the event grammar allows.
 #include "text/grammar.h"
+#include "text/serialize.h"
 #include "text/vocab.h"
 
 #include <gtest/gtest.h>
+
+#include <random>
 
 #include <string>
 #include <vector>
@@ -122,6 +125,95 @@ TEST(EventGrammar, CategoricalValuesAreKnownValuesOnly) {
   g.decode(scores.data(), 4, tokens.data(), types.data());
   EXPECT_EQ(std::vector<uint16_t>(tokens.begin(), tokens.begin() + 4),
             (std::vector<uint16_t>{f.labs, f.item, b('z'), kSepId}));
+}
+
+}  // namespace
+}  // namespace rawmed
+
+namespace rawmed {
+namespace {
+
+// Random scores, many events: every decoded event parses, its numbers are canonical and inside
+// their column's range, or the item's range when the item is known.
+TEST(EventGrammar, RandomScoresGiveCanonicalNumbersInRange) {
+  Fixture f;
+  auto& labs = f.columns["tables"][0];
+  labs["item_column"] = "item";
+  labs["columns"][0]["categories"] = {{"glucose", 10}};
+  labs["columns"][0]["null_rate"] = 0.0;
+  labs["columns"][1]["min"] = -5.0;
+  labs["columns"][1]["max"] = 900.0;
+  labs["columns"][1]["item_ranges"] = {{"glucose", {50.0, 300.5}}};
+  auto& meds = f.columns["tables"][1];
+  meds["columns"][0]["min"] = 1.0;
+  meds["columns"][0]["max"] = 500.0;
+  EventGrammar g(f.vocab, f.columns, 2);
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
+  const size_t slots = 14;
+  std::vector<float> scores(slots * f.vocab.size());
+  std::vector<uint16_t> tokens(slots);
+  std::vector<uint8_t> types(slots);
+  int numbers = 0;
+  for (int e = 0; e < 400; ++e) {
+    for (auto& x : scores) x = uniform(rng);
+    g.decode(scores.data(), slots, tokens.data(), types.data());
+    DecodedEvent event = f.vocab.decode_event(tokens.data(), types.data(), slots);
+    ASSERT_TRUE(event.ok) << event.error;
+    bool has_item = false;
+    for (const auto& [column, value] : event.pairs) {
+      has_item = has_item || column == "item";
+      if (column != "value" && column != "dose") continue;
+      ++numbers;
+      ASSERT_TRUE(is_canonical_number(value, 2)) << value;
+      double x = std::stod(value);
+      if (column == "dose") EXPECT_TRUE(x >= 1 && x <= 500) << value;
+      else EXPECT_TRUE(x >= 50 && x <= 300.5) << value;  // the item (glucose) always comes first
+    }
+    if (event.table == "labs") EXPECT_TRUE(has_item);  // the required item is never skipped
+  }
+  EXPECT_GT(numbers, 100);
+}
+
+}  // namespace
+}  // namespace rawmed
+
+namespace rawmed {
+namespace {
+
+// eICU intakeOutput writes its numbers before its item (celllabel): the item chosen must be one
+// whose train ranges hold the numbers already written.
+TEST(EventGrammar, AnItemAfterTheNumbersFitsThem) {
+  Fixture f;
+  f.vocab.add("io", TokenKind::kTable);
+  f.vocab.add("total", TokenKind::kColumn);
+  f.vocab.add("label", TokenKind::kColumn);
+  f.vocab.add("urine", TokenKind::kValue);
+  f.vocab.add("blood", TokenKind::kValue);
+  f.columns["tables"].push_back(nlohmann::json::parse(R"({"name": "io", "item_column": "label", "columns": [
+      {"name": "total", "type": "numeric", "null_rate": 0.0, "min": 0, "max": 300,
+       "item_ranges": {"urine": [0, 10], "blood": [100, 200]}},
+      {"name": "label", "type": "categorical", "null_rate": 0.0, "categories": {"urine": 5, "blood": 5}}]})"));
+  EventGrammar g(f.vocab, f.columns);
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
+  const size_t slots = 8;
+  std::vector<float> scores(slots * f.vocab.size());
+  std::vector<uint16_t> tokens(slots);
+  std::vector<uint8_t> types(slots);
+  int checked = 0;
+  for (int e = 0; e < 400; ++e) {
+    for (auto& x : scores) x = uniform(rng);
+    g.decode(scores.data(), slots, tokens.data(), types.data());
+    DecodedEvent event = f.vocab.decode_event(tokens.data(), types.data(), slots);
+    ASSERT_TRUE(event.ok) << event.error;
+    if (event.table != "io" || event.pairs.size() != 2) continue;
+    double total = std::stod(event.pairs[0].second);
+    if (event.pairs[1].second == "urine") EXPECT_LE(total, 10) << total;
+    else EXPECT_GE(total, 100) << total;
+    ++checked;
+  }
+  EXPECT_GT(checked, 20);
 }
 
 }  // namespace

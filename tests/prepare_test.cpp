@@ -383,7 +383,7 @@ namespace {
 TEST(Prepare, GrammarAcceptsEveryRealEvent) {
   for (const char* name : {"mimic-iv-demo", "eicu-demo", "mimic-iii-demo"}) {
     Dataset d = Dataset::load(prepared(name).work / "dataset");
-    EventGrammar grammar(d.vocab, d.columns);
+    EventGrammar grammar(d.vocab, d.columns, d.decimals());
     std::set<std::string> numeric;
     std::map<std::string, std::string> required_item;
     for (const auto& t : d.columns["tables"])

@@ -452,7 +452,7 @@ TrainResult train_codec(const Dataset& d, const CodecConfig& cfg, const TrainOpt
   if (train_ids.size() < 2) fail("codec: the training split has {} events; need at least 2", train_ids.size());
   EventTensors events = pad_events(d, sizes.length, device);
   auto col_types = column_types(d.columns);
-  EventGrammar grammar(d.vocab, d.columns);
+  EventGrammar grammar(d.vocab, d.columns, d.decimals());
 
   seed_torch(o.seed);
   RQVAE model(cfg, sizes);

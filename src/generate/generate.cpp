@@ -169,7 +169,7 @@ nlohmann::json run_generate(const GenerateArgs& args) {
   IdMinter patient_ids(real_ids(args.work, config, "patient_id", cohort.patient_id));
   IdMinter admission_ids(real_ids(args.work, config, "admission_id", cohort.admission_id));
   CohortSampler cohort_sampler(dataset, config.dataset.min_patients_for_token);
-  EventGrammar grammar(dataset.vocab, dataset.columns);
+  EventGrammar grammar(dataset.vocab, dataset.columns, dataset.decimals());
   std::mt19937_64 rng(args.seed ^ 0x9e3779b97f4a7c15ULL);
 
   const int64_t max_sampled = static_cast<int64_t>(std::ceil(settings.max_sample_factor * static_cast<double>(n)));

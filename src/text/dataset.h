@@ -38,6 +38,7 @@ struct Dataset {
   size_t num_stays() const { return stays.size(); }
   size_t event_length(size_t e) const { return event_offsets[e + 1] - event_offsets[e]; }
   int max_tokens_per_event() const { return manifest.at("max_tokens_per_event"); }
+  int decimals() const { return manifest.value("decimals", 4); }
   int max_events_per_stay() const { return manifest.at("max_events_per_stay"); }
   Split event_split(size_t e) const;  // split of the stay that holds event e
   DecodedEvent decode(size_t e) const {

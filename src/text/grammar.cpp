@@ -4,11 +4,71 @@
 #include "text/serialize.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
+#include <limits>
+#include <unordered_map>
 
 namespace rawmed {
+namespace {
 
-EventGrammar::EventGrammar(const Vocab& vocab, const nlohmann::json& columns) : vocab_size_(vocab.size()) {
+constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr int kMaxIntegerDigits = 15;  // as is_canonical_number
+
+// A number spelled so far, and which values its completions can still reach.
+struct NumberPrefix {
+  bool negative = false, point = false;
+  int int_digits = 0, frac_digits = 0, last_digit = -1;
+  double int_value = 0, frac_value = 0;
+
+  NumberPrefix with_digit(int d) const {
+    NumberPrefix n = *this;
+    if (point) n.frac_value += d * std::pow(10.0, -(++n.frac_digits));
+    else n.int_value = n.int_value * 10 + d, ++n.int_digits;
+    n.last_digit = d;
+    return n;
+  }
+  NumberPrefix with_point() const {
+    NumberPrefix n = *this;
+    n.point = true;
+    return n;
+  }
+  // Some canonical completion (at most `decimals` fraction digits, none ending on 0, no "-0")
+  // lies in [lo, hi].
+  bool can_reach(double lo, double hi, int decimals) const {
+    const double step = std::pow(10.0, -decimals);  // the smallest fraction a completion can add
+    auto hits = [&](double a, double b) {           // absolute values in [a, b]
+      double x = negative ? -b : a, y = negative ? -a : b;
+      return a <= b && y >= lo - 1e-9 && x <= hi + 1e-9;
+    };
+    if (int_digits == 0) return hits(negative ? step : 0, kInf);
+    if (point) {
+      double v = int_value + frac_value;
+      bool here = frac_digits > 0 && last_digit != 0 && !(negative && v == 0);
+      return (here && hits(v, v)) || (frac_digits < decimals && hits(v + step, v + std::pow(10.0, -frac_digits) - step));
+    }
+    if (!(negative && int_value == 0) && hits(int_value, int_value)) return true;   // ends here
+    if (decimals > 0 && hits(int_value + step, int_value + 1 - step)) return true;  // a fraction follows
+    if (int_value == 0) return false;                                               // no leading zeros
+    for (int k = 1; int_digits + k <= kMaxIntegerDigits; ++k) {
+      double scale = std::pow(10.0, k);
+      if (hits(int_value * scale, (int_value + 1) * scale - step)) return true;
+    }
+    return false;
+  }
+  // The number may end here: canonical and inside [lo, hi].
+  bool can_end(double lo, double hi) const {
+    if (int_digits == 0 || (point && (frac_digits == 0 || last_digit == 0))) return false;
+    double v = (negative ? -1 : 1) * (int_value + frac_value);
+    if (negative && v == 0) return false;  // "-0"
+    return v >= lo - 1e-9 && v <= hi + 1e-9;
+  }
+};
+
+}  // namespace
+
+EventGrammar::EventGrammar(const Vocab& vocab, const nlohmann::json& columns, int decimals)
+    : decimals_(decimals), vocab_size_(vocab.size()) {
   for (size_t id = 0; id < vocab.size(); ++id) {
     TokenKind kind = vocab.token(static_cast<uint16_t>(id)).kind;
     kinds_.push_back(kind);
@@ -28,19 +88,29 @@ EventGrammar::EventGrammar(const Vocab& vocab, const nlohmann::json& columns) : 
     for (const auto& c : t.value("columns", nlohmann::json::array())) {
       int column_id = vocab.find(TokenKind::kColumn, c.value("name", ""));
       if (column_id < 0) continue;
-      if (c.value("name", "") == t.value("item_column", "") && c.value("null_rate", 1.0) == 0.0)
+      std::string type = c.value("type", "");
+      if (c.value("name", "") == t.value("item_column", "")) {
         table.item = table.columns.size();
+        table.item_required = c.value("null_rate", 1.0) == 0.0;
+      }
       table.columns.push_back(static_cast<uint16_t>(column_id));
-      table.numeric.push_back(c.value("type", "") == "numeric");
+      table.numeric.push_back(type == "numeric");
       table.categories.push_back(-1);
-      if (c.value("type", "") != "categorical" || !c.contains("categories")) continue;
+      table.range.emplace_back(c.value("min", -kInf), c.value("max", kInf));
+      table.item_ranges.emplace_back();
+      table.has_item_ranges.push_back(c.contains("item_ranges") && c["item_ranges"].is_object());
+      if (table.has_item_ranges.back())
+        for (const auto& r : c["item_ranges"].items())
+          table.item_ranges.back()[r.key()] = {r.value().at(0).get<double>(), r.value().at(1).get<double>()};
+      if (type != "categorical" || !c.contains("categories")) continue;
       // The tokens prepare writes for each known value: encode a one-pair event, keep the value.
       table.categories.back() = static_cast<int>(nodes_.size());
       nodes_.emplace_back();
       for (const auto& category : c.at("categories").items()) {
         encoder.encode(static_cast<uint16_t>(table_id), {static_cast<uint16_t>(column_id)}, {category.key()}, {false},
                        &encoded);
-        add_value(table.categories.back(), std::vector<uint16_t>(encoded.tokens.begin() + 2, encoded.tokens.end() - 1));
+        add_value(table.categories.back(), std::vector<uint16_t>(encoded.tokens.begin() + 2, encoded.tokens.end() - 1),
+                  category.key());
       }
     }
     table_ids_.push_back(static_cast<uint16_t>(table_id));
@@ -49,7 +119,7 @@ EventGrammar::EventGrammar(const Vocab& vocab, const nlohmann::json& columns) : 
   if (table_ids_.empty()) fail("columns.json: none of its tables is in the vocabulary");
 }
 
-int EventGrammar::add_value(int root, const std::vector<uint16_t>& tokens) {
+int EventGrammar::add_value(int root, const std::vector<uint16_t>& tokens, const std::string& value) {
   int node = root;
   for (uint16_t token : tokens) {
     auto& children = nodes_[node].children;
@@ -59,11 +129,14 @@ int EventGrammar::add_value(int root, const std::vector<uint16_t>& tokens) {
       continue;
     }
     int child = static_cast<int>(nodes_.size());
-    nodes_[node].children.emplace_back(token, child);  // before emplace_back below invalidates `children`
+    children.emplace_back(token, child);  // before nodes_ grows (which invalidates `children`)
     nodes_.emplace_back();
     node = child;
   }
-  nodes_[node].ends_value = node != root;
+  if (node != root) {
+    nodes_[node].value = static_cast<int>(values_.size());
+    values_.push_back(value);
+  }
   return node;
 }
 
@@ -72,12 +145,46 @@ void EventGrammar::decode(const float* scores, size_t n, uint16_t* tokens, uint8
   enum class State { kTable, kColumn, kValue } state = State::kTable;
   const Table* table = nullptr;
   size_t next_column = 0;  // columns before this index are used (or skipped)
-  bool numeric = false, whole = false, point = false, ends_on_digit = false, ended = false;
+  size_t column = 0;       // the column whose value is being written
+  bool whole = false, ended = false;
   size_t value_tokens = 0;
-  int node = -1;  // categorical value: where it is in its column's trie
+  int node = -1;                   // categorical value: where it is in its column's trie
+  const std::string* item = nullptr;  // the event's item value, once known
+  NumberPrefix number;
+  std::vector<std::pair<double, double>> ranges;  // the number being written lies in one of these
+  std::vector<std::pair<size_t, double>> numbers;  // (column, value) of the numbers written so far
+  std::unordered_map<int, bool> item_ok;  // item trie nodes leading to an item those numbers fit
   std::vector<uint16_t> allowed;
   allowed.reserve(vocab_size_);
   auto is_digit = [&](uint16_t id) { return id >= digits_.front() && id <= digits_.back(); };
+  // The range a numeric column's value must lie in, or nullptr when the column cannot be written
+  // (the event's item never had a value there).
+  auto range_of = [&](size_t j, const std::string* item) -> const std::pair<double, double>* {
+    if (!table->numeric[j]) return nullptr;
+    if (item && table->has_item_ranges[j] && j != table->item) {
+      auto it = table->item_ranges[j].find(*item);
+      return it == table->item_ranges[j].end() ? nullptr : &it->second;
+    }
+    return &table->range[j];
+  };
+
+  // An item written after some of the event's numbers must be one whose train ranges hold them.
+  auto item_fits = [&](const std::string& value) {
+    for (const auto& [j, x] : numbers) {
+      if (!table->has_item_ranges[j] || j == table->item) continue;
+      auto it = table->item_ranges[j].find(value);
+      if (it == table->item_ranges[j].end() || x < it->second.first - 1e-9 || x > it->second.second + 1e-9)
+        return false;
+    }
+    return true;
+  };
+  auto mark = [&](auto& self, int at) -> bool {
+    bool ok = nodes_[at].value >= 0 && item_fits(values_[static_cast<size_t>(nodes_[at].value)]);
+    for (const auto& child : nodes_[at].children) ok = self(self, child.second) || ok;
+    item_ok[at] = ok;
+    return ok;
+  };
+  auto mark_fitting_items = [&](int root) { mark(mark, root); };
 
   for (size_t s = 0; s < n; ++s) {
     if (ended) {
@@ -86,27 +193,53 @@ void EventGrammar::decode(const float* scores, size_t n, uint16_t* tokens, uint8
       continue;
     }
     allowed.clear();
+    // The item value as it stands if the value being written ends here.
+    const std::string* item_if_ended = item;
+    if (state == State::kValue && column == table->item && node >= 0 && nodes_[node].value >= 0)
+      item_if_ended = &values_[static_cast<size_t>(nodes_[node].value)];
     auto allow = [&](const std::vector<uint16_t>& ids) { allowed.insert(allowed.end(), ids.begin(), ids.end()); };
     auto allow_next_columns_or_end = [&] {
-      bool item_due = table->item != SIZE_MAX && next_column <= table->item;
+      bool item_due = table->item_required && next_column <= table->item;
       size_t last = item_due ? table->item + 1 : table->columns.size();
-      for (size_t j = next_column; j < last; ++j)
-        if (table->categories[j] < 0 || !nodes_[table->categories[j]].children.empty())
-          allowed.push_back(table->columns[j]);
+      for (size_t j = next_column; j < last; ++j) {
+        if (table->categories[j] >= 0 && nodes_[table->categories[j]].children.empty()) continue;
+        if (table->numeric[j] && !range_of(j, item_if_ended)) continue;
+        allowed.push_back(table->columns[j]);
+      }
       if (!item_due) allowed.push_back(kSepId);
     };
     if (state == State::kTable) {
       allow(table_ids_);
     } else if (state == State::kColumn) {
       allow_next_columns_or_end();
-    } else if (numeric) {
-      if (ends_on_digit) allow_next_columns_or_end();
-      allow(digits_);
-      if (value_tokens == 0) allowed.push_back(minus_);
-      if (ends_on_digit && !point) allowed.push_back(point_);
+    } else if (table->numeric[column]) {
+      auto reachable = [&](const NumberPrefix& p) {
+        return std::any_of(ranges.begin(), ranges.end(),
+                           [&](const auto& r) { return p.can_reach(r.first, r.second, decimals_); });
+      };
+      if (std::any_of(ranges.begin(), ranges.end(), [&](const auto& r) { return number.can_end(r.first, r.second); }))
+        allow_next_columns_or_end();
+      for (int d = 0; d < 10; ++d) {
+        bool leading_zero = !number.point && number.int_digits == 1 && number.int_value == 0;
+        // A fraction ends on a non-zero digit, so a 0 needs a later place.
+        bool room = number.point ? number.frac_digits + (d == 0 ? 1 : 0) < decimals_
+                                 : number.int_digits < kMaxIntegerDigits;
+        if (!leading_zero && room && reachable(number.with_digit(d)))
+          allowed.push_back(digits_[static_cast<size_t>(d)]);
+      }
+      NumberPrefix negative;
+      negative.negative = true;
+      if (value_tokens == 0 && reachable(negative)) allowed.push_back(minus_);
+      if (!number.point && number.int_digits > 0 && decimals_ > 0 &&
+          reachable(number.with_point()))
+        allowed.push_back(point_);
     } else if (node >= 0) {
-      if (nodes_[node].ends_value) allow_next_columns_or_end();
-      for (const auto& child : nodes_[node].children) allowed.push_back(child.first);
+      bool filter = column == table->item && !item_ok.empty();
+      auto ok = [&](int n) { return !filter || item_ok.at(n); };
+      if (nodes_[node].value >= 0 && (!filter || item_fits(values_[static_cast<size_t>(nodes_[node].value)])))
+        allow_next_columns_or_end();
+      for (const auto& child : nodes_[node].children)
+        if (ok(child.second)) allowed.push_back(child.first);
     } else {
       if (value_tokens > 0) allow_next_columns_or_end();
       if (!whole) {
@@ -118,7 +251,7 @@ void EventGrammar::decode(const float* scores, size_t n, uint16_t* tokens, uint8
     // A token is only taken if the event can still end by slot `slots - 1`: after a column, or a
     // number's '-' or '.', it needs a value token and SEP; after any other token just SEP.
     const size_t left = slots - s - 1;
-    const bool in_number = state == State::kValue && numeric;
+    const bool in_number = state == State::kValue && table->numeric[column];
     auto fits = [&](uint16_t id) {
       if (id == kSepId) return true;
       bool two = kinds_[id] == TokenKind::kColumn || (in_number && (id == minus_ || id == point_));
@@ -132,6 +265,11 @@ void EventGrammar::decode(const float* scores, size_t n, uint16_t* tokens, uint8
     tokens[s] = best;
 
     TokenKind kind = kinds_[best];
+    if (kind == TokenKind::kSep || kind == TokenKind::kColumn) {
+      item = item_if_ended;
+      if (state == State::kValue && table->numeric[column])
+        numbers.emplace_back(column, (number.negative ? -1 : 1) * (number.int_value + number.frac_value));
+    }
     if (kind == TokenKind::kSep) {
       types[s] = kTypeSep;
       ended = true;
@@ -142,21 +280,38 @@ void EventGrammar::decode(const float* scores, size_t n, uint16_t* tokens, uint8
     } else if (kind == TokenKind::kColumn) {
       types[s] = kTypeColumn;
       while (table->columns[next_column] != best) ++next_column;
-      numeric = table->numeric[next_column];
-      node = table->categories[next_column++];
+      column = next_column++;
+      node = table->categories[column];
+      item_ok.clear();
+      if (column == table->item && node >= 0 && !numbers.empty()) mark_fitting_items(node);
+      if (table->numeric[column]) {
+        const auto* r = range_of(column, item);
+        ranges.assign(1, r ? *r : table->range[column]);
+        // The item comes later: the number must fit some item that fits the numbers so far.
+        if (!item && table->has_item_ranges[column] && table->item != SIZE_MAX && table->item > column) {
+          ranges.clear();
+          for (const auto& [value, range] : table->item_ranges[column])
+            if (item_fits(value)) ranges.push_back(range);
+          if (ranges.empty()) ranges.assign(1, table->range[column]);
+        }
+      }
+      number = NumberPrefix{};
       state = State::kValue;
       value_tokens = 0;
-      whole = point = ends_on_digit = false;
+      whole = false;
     } else {
       types[s] = kTypeValue;
       ++value_tokens;
+      whole = kind == TokenKind::kValue;
       if (node >= 0) {
         const auto& children = nodes_[node].children;
         node = std::find_if(children.begin(), children.end(), [&](const auto& c) { return c.first == best; })->second;
       }
-      whole = kind == TokenKind::kValue;
-      point = point || best == point_;
-      ends_on_digit = is_digit(best);
+      if (table->numeric[column]) {
+        if (best == minus_) number.negative = true;
+        else if (best == point_) number = number.with_point();
+        else if (is_digit(best)) number = number.with_digit(best - digits_.front());
+      }
     }
   }
 }

@@ -7,8 +7,10 @@
 //   - columns of that table only, in columns.json order (the order events are serialized in),
 //     each at most once; the table's `item_column` (columns.json) is not skipped when no train
 //     row leaves it empty (null_rate 0);
-//   - a numeric column's value spelled as a number: digits, at most one '.' after a digit, a
-//     leading '-', ending on a digit;
+//   - a numeric column's value spelled as prepare spells numbers (canonical: no leading zeros,
+//     at most `decimals` fraction digits, no trailing fraction zero) and inside the range the
+//     train split has for the column, or for the event's item when the column has item ranges
+//     (columns.json `min`/`max`, `item_ranges`; a column the item never had is not written);
 //   - a categorical column's value (with `categories` in columns.json): one of the train split's
 //     values, spelled as prepare spells it (walked through a token trie);
 //   - any other column's value: one whole-value token, or word and byte pieces.
@@ -26,7 +28,7 @@ namespace rawmed {
 class EventGrammar {
  public:
   // columns: columns.json (tables with their modelled columns, in order, and their types).
-  EventGrammar(const Vocab& vocab, const nlohmann::json& columns);
+  EventGrammar(const Vocab& vocab, const nlohmann::json& columns, int decimals = 4);
 
   // scores: n slots x vocab size, row-major (logits or log-probabilities). Writes n tokens and
   // their types (PAD after SEP). `slots`: the event's slot count L when only its first n slots
@@ -40,12 +42,19 @@ class EventGrammar {
     std::vector<uint16_t> columns;  // column token ids in serialization order
     std::vector<bool> numeric;
     std::vector<int> categories;    // per column: trie root in nodes_ of its known values, or -1
-    size_t item = SIZE_MAX;         // index of the item column (required), SIZE_MAX: none
+    std::vector<std::pair<double, double>> range;  // numeric columns: train [min, max]
+    std::vector<std::unordered_map<std::string, std::pair<double, double>>> item_ranges;  // per item value
+    std::vector<bool> has_item_ranges;
+    size_t item = SIZE_MAX;         // index of the item column, SIZE_MAX: none
+    bool item_required = false;     // no train row leaves the item column empty
   };
   struct Node {
     std::vector<std::pair<uint16_t, int>> children;  // token -> node
-    bool ends_value = false;
+    int value = -1;                                  // index in values_ when a known value ends here
   };
+  int add_value(int root, const std::vector<uint16_t>& tokens, const std::string& value);
+  std::vector<std::string> values_;
+  int decimals_ = 4;
   int add_value(int root, const std::vector<uint16_t>& tokens);
   std::vector<Node> nodes_;
   std::unordered_map<uint16_t, Table> tables_;  // by table token id

@@ -38,7 +38,7 @@ Dataset synthetic_dataset(int stays = 24, int events_per_stay = 6) {
   for (int s = 0; s < stays; ++s) {
     for (int e = 0; e < events_per_stay; ++e) {
       int item = static_cast<int>(rng() % items.size());
-      int value = 100 + static_cast<int>(rng() % 60);  // "1x.y": tens, units, point, tenths
+      int value = 100 + static_cast<int>(rng() % 60);  // "1x.y": tens, units, point, tenths (y 1-9)
       push(table, kTypeTable, kDpeNone);
       push(col_item, kTypeColumn, kDpeNone);
       push(items[item], kTypeValue, kDpeNone);
@@ -46,7 +46,7 @@ Dataset synthetic_dataset(int stays = 24, int events_per_stay = 6) {
       push(Vocab::byte_id('0' + value / 100), kTypeValue, kDpeUnits + 1);
       push(Vocab::byte_id('0' + value / 10 % 10), kTypeValue, kDpeUnits);
       push(Vocab::byte_id('.'), kTypeValue, kDpePoint);
-      push(Vocab::byte_id('0' + value % 10), kTypeValue, kDpeFirstFraction);
+      push(Vocab::byte_id('1' + value % 9), kTypeValue, kDpeFirstFraction);  // canonical: no trailing 0
       push(col_unit, kTypeColumn, kDpeNone);
       push(units[item == 0 ? 0 : 1], kTypeValue, kDpeNone);
       push(kSepId, kTypeSep, kDpeNone);
