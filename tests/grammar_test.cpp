@@ -39,6 +39,21 @@ struct Fixture {
     return out;
   }
   static uint16_t b(char c) { return Vocab::byte_id(static_cast<unsigned char>(c)); }
+  // Decodes `events` events of `slots` slots from uniform random scores.
+  std::vector<DecodedEvent> decode_random(const EventGrammar& g, size_t slots, int events, unsigned seed) const {
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
+    std::vector<float> scores(slots * vocab.size());
+    std::vector<uint16_t> tokens(slots);
+    std::vector<uint8_t> types(slots);
+    std::vector<DecodedEvent> out;
+    for (int e = 0; e < events; ++e) {
+      for (auto& x : scores) x = uniform(rng);
+      g.decode(scores.data(), slots, tokens.data(), types.data());
+      out.push_back(vocab.decode_event(tokens.data(), types.data(), slots));
+    }
+    return out;
+  }
 };
 
 TEST(EventGrammar, ValidScoresDecodeToThemselves) {
@@ -99,11 +114,6 @@ TEST(EventGrammar, LastSlotEndsTheEventAndANumberEndsOnADigit) {
   EXPECT_EQ(tokens[3], b('.'));
 }
 
-}  // namespace
-}  // namespace rawmed
-
-namespace rawmed {
-namespace {
 
 TEST(EventGrammar, CategoricalValuesAreKnownValuesOnly) {
   Fixture f;
@@ -127,11 +137,6 @@ TEST(EventGrammar, CategoricalValuesAreKnownValuesOnly) {
             (std::vector<uint16_t>{f.labs, f.item, b('z'), kSepId}));
 }
 
-}  // namespace
-}  // namespace rawmed
-
-namespace rawmed {
-namespace {
 
 // Random scores, many events: every decoded event parses, its numbers are canonical and inside
 // their column's range, or the item's range when the item is known.
@@ -148,17 +153,8 @@ TEST(EventGrammar, RandomScoresGiveCanonicalNumbersInRange) {
   meds["columns"][0]["min"] = 1.0;
   meds["columns"][0]["max"] = 500.0;
   EventGrammar g(f.vocab, f.columns, 2);
-  std::mt19937 rng(3);
-  std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
-  const size_t slots = 14;
-  std::vector<float> scores(slots * f.vocab.size());
-  std::vector<uint16_t> tokens(slots);
-  std::vector<uint8_t> types(slots);
   int numbers = 0;
-  for (int e = 0; e < 400; ++e) {
-    for (auto& x : scores) x = uniform(rng);
-    g.decode(scores.data(), slots, tokens.data(), types.data());
-    DecodedEvent event = f.vocab.decode_event(tokens.data(), types.data(), slots);
+  for (const auto& event : f.decode_random(g, 14, 400, 3)) {
     ASSERT_TRUE(event.ok) << event.error;
     bool has_item = false;
     for (const auto& [column, value] : event.pairs) {
@@ -175,11 +171,6 @@ TEST(EventGrammar, RandomScoresGiveCanonicalNumbersInRange) {
   EXPECT_GT(numbers, 100);
 }
 
-}  // namespace
-}  // namespace rawmed
-
-namespace rawmed {
-namespace {
 
 // eICU intakeOutput writes its numbers before its item (celllabel): the item chosen must be one
 // whose train ranges hold the numbers already written.
@@ -195,17 +186,8 @@ TEST(EventGrammar, AnItemAfterTheNumbersFitsThem) {
        "item_ranges": {"urine": [0, 10], "blood": [100, 200]}},
       {"name": "label", "type": "categorical", "null_rate": 0.0, "categories": {"urine": 5, "blood": 5}}]})"));
   EventGrammar g(f.vocab, f.columns);
-  std::mt19937 rng(5);
-  std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
-  const size_t slots = 8;
-  std::vector<float> scores(slots * f.vocab.size());
-  std::vector<uint16_t> tokens(slots);
-  std::vector<uint8_t> types(slots);
   int checked = 0;
-  for (int e = 0; e < 400; ++e) {
-    for (auto& x : scores) x = uniform(rng);
-    g.decode(scores.data(), slots, tokens.data(), types.data());
-    DecodedEvent event = f.vocab.decode_event(tokens.data(), types.data(), slots);
+  for (const auto& event : f.decode_random(g, 8, 400, 5)) {
     ASSERT_TRUE(event.ok) << event.error;
     if (event.table != "io" || event.pairs.size() != 2) continue;
     double total = std::stod(event.pairs[0].second);
