@@ -129,6 +129,11 @@ TEST(EventGrammar, CategoricalValuesAreKnownValuesOnly) {
   std::vector<uint8_t> types(wanted.size());
   g.decode(scores.data(), wanted.size(), tokens.data(), types.data());
   EXPECT_EQ(tokens, (std::vector<uint16_t>{f.labs, f.unit, f.word_mg, b('/'), b('L'), kSepId, kPadId}));
+  // In 5 slots "mg/L" (3 tokens) no longer fits before SEP: the whole token "mg/dL" does, and a
+  // value cut short (an unknown "mg/") is never written.
+  g.decode(scores.data(), 5, tokens.data(), types.data());
+  EXPECT_EQ(std::vector<uint16_t>(tokens.begin(), tokens.begin() + 5),
+            (std::vector<uint16_t>{f.labs, f.unit, f.mgdl, kSepId, kPadId}));
   // A categorical column without `categories` in columns.json takes any pieces (item here).
   wanted = {{f.labs}, {f.item}, {b('z')}, {kSepId}};
   scores = f.scores(wanted);

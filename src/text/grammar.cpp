@@ -117,6 +117,16 @@ EventGrammar::EventGrammar(const Vocab& vocab, const nlohmann::json& columns, in
     tables_.emplace(static_cast<uint16_t>(table_id), std::move(table));
   }
   if (table_ids_.empty()) fail("columns.json: none of its tables is in the vocabulary");
+  for (const auto& [id, table] : tables_)
+    for (int root : table.categories)
+      if (root >= 0) measure_shortest(root);
+}
+
+int EventGrammar::measure_shortest(int node) {
+  int shortest = nodes_[node].value >= 0 ? 0 : 1 << 20;  // (a root without values: never)
+  for (size_t c = 0; c < nodes_[node].children.size(); ++c)
+    shortest = std::min(shortest, 1 + measure_shortest(nodes_[node].children[c].second));
+  return nodes_[node].shortest = shortest;
 }
 
 int EventGrammar::add_value(int root, const std::vector<uint16_t>& tokens, const std::string& value) {
@@ -193,6 +203,7 @@ void EventGrammar::decode(const float* scores, size_t n, uint16_t* tokens, uint8
       continue;
     }
     allowed.clear();
+    const size_t left = slots - s - 1;  // slots after this one
     // The item value as it stands if the value being written ends here.
     const std::string* item_if_ended = item;
     if (state == State::kValue && column == table->item && node >= 0 && nodes_[node].value >= 0)
@@ -202,7 +213,9 @@ void EventGrammar::decode(const float* scores, size_t n, uint16_t* tokens, uint8
       bool item_due = table->item_required && next_column <= table->item;
       size_t last = item_due ? table->item + 1 : table->columns.size();
       for (size_t j = next_column; j < last; ++j) {
-        if (table->categories[j] >= 0 && nodes_[table->categories[j]].children.empty()) continue;
+        // A categorical column needs room for its shortest known value and SEP.
+        if (table->categories[j] >= 0 && static_cast<size_t>(nodes_[table->categories[j]].shortest) + 1 > left)
+          continue;
         if (table->numeric[j] && !range_of(j, item_if_ended)) continue;
         allowed.push_back(table->columns[j]);
       }
@@ -238,8 +251,10 @@ void EventGrammar::decode(const float* scores, size_t n, uint16_t* tokens, uint8
       auto ok = [&](int n) { return !filter || item_ok.at(n); };
       if (nodes_[node].value >= 0 && (!filter || item_fits(values_[static_cast<size_t>(nodes_[node].value)])))
         allow_next_columns_or_end();
+      // A value cut by the last slot would be an unknown one: only paths that still fit.
       for (const auto& child : nodes_[node].children)
-        if (ok(child.second)) allowed.push_back(child.first);
+        if (ok(child.second) && static_cast<size_t>(nodes_[child.second].shortest) + 1 <= left)
+          allowed.push_back(child.first);
     } else {
       if (value_tokens > 0) allow_next_columns_or_end();
       if (!whole) {
@@ -250,7 +265,6 @@ void EventGrammar::decode(const float* scores, size_t n, uint16_t* tokens, uint8
 
     // A token is only taken if the event can still end by slot `slots - 1`: after a column, or a
     // number's '-' or '.', it needs a value token and SEP; after any other token just SEP.
-    const size_t left = slots - s - 1;
     const bool in_number = state == State::kValue && table->numeric[column];
     auto fits = [&](uint16_t id) {
       if (id == kSepId) return true;

@@ -51,8 +51,10 @@ class EventGrammar {
   struct Node {
     std::vector<std::pair<uint16_t, int>> children;  // token -> node
     int value = -1;                                  // index in values_ when a known value ends here
+    int shortest = 0;                                // fewest further tokens to the end of a value
   };
   int add_value(int root, const std::vector<uint16_t>& tokens, const std::string& value);
+  int measure_shortest(int node);
   std::vector<std::string> values_;
   int decimals_ = 4;
   int add_value(int root, const std::vector<uint16_t>& tokens);
