@@ -367,12 +367,6 @@ TEST(ConfigErrors, UnknownKeyMissingFileAndBadType) {
                "tables.x.types.valuenum");
 }
 
-}  // namespace
-}  // namespace rawmed
-
-namespace rawmed {
-namespace {
-
 // The codec decodes through EventGrammar: it must not block a real event. Scores that point at
 // each real event's own tokens decode back to exactly those tokens and types, for every train
 // event of every demo (so the grammar's column order, number rules and known categorical values
@@ -390,7 +384,7 @@ TEST(Prepare, GrammarAcceptsEveryRealEvent) {
       for (const auto& c : t["columns"]) {
         std::string table = t["name"], column = c["name"];
         if (c["type"] == "numeric") numeric.insert(table + "." + column);
-        if (column == t.value("item_column", "") && c.value("null_rate", 1.0) == 0.0) required_item[table] = column;
+        if (column == t.value("item_column", "") && item_column_required(c)) required_item[table] = column;
       }
     int64_t text_in_numeric = 0, item_cut = 0;
     const size_t slots = static_cast<size_t>(d.max_tokens_per_event()), v = d.vocab.size();

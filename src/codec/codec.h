@@ -1,10 +1,9 @@
 #pragma once
 // Stage 1: the event codec (RQ-VAE). Torch-free interface; implementation in src/codec/.
 #include "common/train_args.h"
-
-#include <cstdint>
 #include "text/grammar.h"
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <vector>

@@ -63,10 +63,10 @@ HeadOutput run_heads(RQVAE& model, const torch::Tensor& hidden, const torch::Ten
   namespace F = torch::nn::functional;
   auto flat_tokens = b.tokens.reshape(-1);
   auto positions = (flat_tokens != 0).nonzero().squeeze(1);
-  const auto& h = hidden;  // already at the non-pad positions
-  auto token_logits = model->token_head(h).to(torch::kFloat);
-  auto type_logits = model->type_head(h).to(torch::kFloat);
-  auto dpe_logits = model->dpe_head(h).to(torch::kFloat);
+  // `hidden` holds the decoder states at the non-pad positions only.
+  auto token_logits = model->token_head(hidden).to(torch::kFloat);
+  auto type_logits = model->type_head(hidden).to(torch::kFloat);
+  auto dpe_logits = model->dpe_head(hidden).to(torch::kFloat);
   HeadOutput out;
   out.token_target = flat_tokens.index_select(0, positions);
   out.token_loss = F::cross_entropy(token_logits, out.token_target);
@@ -75,7 +75,6 @@ HeadOutput run_heads(RQVAE& model, const torch::Tensor& hidden, const torch::Ten
   out.loss = out.token_loss + out.type_loss + out.dpe_loss + model->config.commitment * commitment;
   out.token_logits = token_logits;
   out.token_pred = token_logits.argmax(1);
-  out.type_pred = type_logits.argmax(1);
   return out;
 }
 
@@ -113,7 +112,8 @@ struct EvalResult {
 };
 
 // Reconstructs events `ids` in eval mode, decoding as generation does (EventGrammar over the
-// token scores), and compares them with the originals through the vocabulary. With `codes` set, writes each event's P x D codes at its dataset index.
+// token scores), and compares them with the originals through the vocabulary. With `codes` set,
+// writes each event's P x D codes at its dataset index.
 EvalResult evaluate(RQVAE& model, const Dataset& d, const EventTensors& ev, const std::vector<int64_t>& ids,
                     const std::unordered_map<std::string, std::string>& types, const EventGrammar& grammar,
                     const torch::Device& device, std::vector<uint16_t>* codes) {

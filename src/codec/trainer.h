@@ -39,8 +39,8 @@ struct Batch {
 // loss = CE(token) + CE(type) + CE(DPE) + commitment * beta.
 struct HeadOutput {
   torch::Tensor loss, token_loss, type_loss, dpe_loss;
-  torch::Tensor token_logits;           // (T, V) float
-  torch::Tensor token_pred, type_pred;  // (T,) argmax over non-pad positions, event-major
+  torch::Tensor token_logits;  // (T, V) float, over non-pad positions, event-major
+  torch::Tensor token_pred;    // (T,) argmax of token_logits
   torch::Tensor token_target;
 };
 HeadOutput run_heads(RQVAE& model, const torch::Tensor& hidden, const torch::Tensor& commitment, const Batch& batch);

@@ -38,8 +38,8 @@ struct Settings {
 Settings read_settings(const Config& config, const GenerateArgs& args) {
   const toml::table& g = config_section(config, "generate");
   const auto& file = config.path;
-  check_keys(g, {"temperature", "time_temperature", "lift_times", "top_k", "top_p", "batch_size", "max_sample_factor", "max_edit_distance", "min_events",
-                 "anchor", "invalid_events"},
+  check_keys(g, {"temperature", "time_temperature", "lift_times", "top_k", "top_p", "batch_size", "max_sample_factor",
+                 "max_edit_distance", "min_events", "anchor", "invalid_events"},
              "generate", file);
   Settings s;
   s.sample.temperature = args.temperature.value_or(get_double(g, "temperature", 1.0, "generate", file));
@@ -196,7 +196,8 @@ nlohmann::json run_generate(const GenerateArgs& args) {
     sample_seconds += seconds_since(t0);
     size_t n_events = samples.event_minutes.size();
     auto t1 = Clock::now();
-    codec::DecodedTokens decoded = codec::decode_codes(args.work, samples.codes, n_events, grammar, args.device, args.threads);
+    codec::DecodedTokens decoded =
+        codec::decode_codes(args.work, samples.codes, n_events, grammar, args.device, args.threads);
     decode_seconds += seconds_since(t1);
     const size_t L = static_cast<size_t>(decoded.tokens_per_event);
     if (n_events > 0 && decoded.tokens.size() != n_events * L)

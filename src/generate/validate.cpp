@@ -1,6 +1,7 @@
 #include "generate/validate.h"
 
 #include "common/error.h"
+#include "text/grammar.h"
 
 #include <fmt/format.h>
 
@@ -94,7 +95,7 @@ ValidationRules ValidationRules::from_columns_json(const nlohmann::json& columns
         ColumnRule rule;
         rule.name = c.at("name");
         // An item column that is empty in some train rows (eICU medication.drugname: 37%) is optional.
-        if (rule.name == table.item_column) table.item_required = c.value("null_rate", 0.0) == 0.0;
+        if (rule.name == table.item_column) table.item_required = item_column_required(c);
         rule.type = c.at("type");
         if (rule.type == "numeric") {
           if (c.contains("min") && c["min"].is_number() && c.contains("max") && c["max"].is_number()) {

@@ -55,8 +55,8 @@ TemporalModel load_model(const std::filesystem::path& path, torch::Device device
   return m;
 }
 
-int pick_token(const float* logits, const std::vector<char>& allowed, const SamplerSettings& settings, double temperature,
-               std::mt19937_64& rng) {
+int pick_token(const float* logits, const std::vector<char>& allowed, const SamplerSettings& settings,
+               double temperature, std::mt19937_64& rng) {
   std::vector<int> candidates;
   for (size_t t = 0; t < allowed.size(); ++t)
     if (allowed[t]) candidates.push_back(static_cast<int>(t));
@@ -136,11 +136,13 @@ SampledTokens sample_sequences(Transformer& net, const Layout& layout, int64_t n
           continue;
         }
         allowed_next(layout, states[i], settings.gender, settings.age_mask, allowed, settings.min_events);
-        // An under-trained model spreads its time digits, and since times may not go back,
-        // every uncertain draw moves time forward; a lower time temperature counters that.
+        // An under-trained model spreads its time digits; with masked times (--mask-times) every
+        // uncertain draw moves time forward, which a lower time temperature counters.
         bool time_slot = layout.slot(states[i].position) == Slot::kTime;
-        double temperature = time_slot && settings.time_temperature > 0 ? settings.time_temperature : settings.temperature;
-        int token = lift_time_digit(layout, states[i], pick_token(rows + i * V, allowed, settings, temperature, rngs[i]));
+        double temperature =
+            time_slot && settings.time_temperature > 0 ? settings.time_temperature : settings.temperature;
+        int drawn = pick_token(rows + i * V, allowed, settings, temperature, rngs[i]);
+        int token = lift_time_digit(layout, states[i], drawn);
         if (token == layout.end() && states[i].events >= layout.max_events) ++out.hit_cap;
         advance(layout, states[i], token);
         ++out.tokens;

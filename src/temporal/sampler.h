@@ -46,7 +46,7 @@ struct SampledTokens {
 SampledTokens sample_sequences(Transformer& net, const Layout& layout, int64_t n, const SamplerSettings& settings);
 
 // Picks one token from logits (V floats) restricted to `allowed`: temperature, top-k, top-p.
-int pick_token(const float* logits, const std::vector<char>& allowed, const SamplerSettings& settings, double temperature,
-               std::mt19937_64& rng);
+int pick_token(const float* logits, const std::vector<char>& allowed, const SamplerSettings& settings,
+               double temperature, std::mt19937_64& rng);
 
 }  // namespace rawmed::temporal

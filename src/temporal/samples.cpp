@@ -166,7 +166,8 @@ void save_samples(const std::filesystem::path& dir, const SampledStays& s, const
       {"time_resolution_minutes", s.time_resolution_minutes},
       {"max_events_per_stay", s.max_events},
       {"options",
-       {{"n", options.n}, {"temperature", options.temperature}, {"time_temperature", options.time_temperature}, {"lift_times", options.lift_times}, {"top_k", options.top_k}, {"top_p", options.top_p},
+       {{"n", options.n}, {"temperature", options.temperature}, {"time_temperature", options.time_temperature},
+        {"lift_times", options.lift_times}, {"top_k", options.top_k}, {"top_p", options.top_p},
         {"seed", options.seed}, {"batch_size", options.batch_size}, {"min_events", options.min_events}, {"device", options.device},
         {"gender", options.gender}, {"age_group", options.age_group}}},
       {"runtime", torch_runtime_info()}};

@@ -45,7 +45,8 @@ struct NumberPrefix {
     if (point) {
       double v = int_value + frac_value;
       bool here = frac_digits > 0 && last_digit != 0 && !(negative && v == 0);
-      return (here && hits(v, v)) || (frac_digits < decimals && hits(v + step, v + std::pow(10.0, -frac_digits) - step));
+      bool longer = frac_digits < decimals && hits(v + step, v + std::pow(10.0, -frac_digits) - step);
+      return (here && hits(v, v)) || longer;
     }
     if (!(negative && int_value == 0) && hits(int_value, int_value)) return true;   // ends here
     if (decimals > 0 && hits(int_value + step, int_value + 1 - step)) return true;  // a fraction follows
@@ -91,7 +92,7 @@ EventGrammar::EventGrammar(const Vocab& vocab, const nlohmann::json& columns, in
       std::string type = c.value("type", "");
       if (c.value("name", "") == t.value("item_column", "")) {
         table.item = table.columns.size();
-        table.item_required = c.value("null_rate", 1.0) == 0.0;
+        table.item_required = item_column_required(c);
       }
       table.columns.push_back(static_cast<uint16_t>(column_id));
       table.numeric.push_back(type == "numeric");
@@ -188,13 +189,12 @@ void EventGrammar::decode(const float* scores, size_t n, uint16_t* tokens, uint8
     }
     return true;
   };
-  auto mark = [&](auto& self, int at) -> bool {
+  auto mark_fitting_items = [&](auto& self, int at) -> bool {  // fills item_ok below `at`
     bool ok = nodes_[at].value >= 0 && item_fits(values_[static_cast<size_t>(nodes_[at].value)]);
     for (const auto& child : nodes_[at].children) ok = self(self, child.second) || ok;
     item_ok[at] = ok;
     return ok;
   };
-  auto mark_fitting_items = [&](int root) { mark(mark, root); };
 
   for (size_t s = 0; s < n; ++s) {
     if (ended) {
@@ -297,7 +297,7 @@ void EventGrammar::decode(const float* scores, size_t n, uint16_t* tokens, uint8
       column = next_column++;
       node = table->categories[column];
       item_ok.clear();
-      if (column == table->item && node >= 0 && !numbers.empty()) mark_fitting_items(node);
+      if (column == table->item && node >= 0 && !numbers.empty()) mark_fitting_items(mark_fitting_items, node);
       if (table->numeric[column]) {
         const auto* r = range_of(column, item);
         ranges.assign(1, r ? *r : table->range[column]);

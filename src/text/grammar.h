@@ -25,6 +25,11 @@
 
 namespace rawmed {
 
+// A table's item column must be in every event when no train row leaves it empty (its
+// columns.json `null_rate` is 0; a missing null_rate counts as 0). Shared by EventGrammar and the
+// generation editor (src/generate/validate.cpp).
+inline bool item_column_required(const nlohmann::json& column) { return column.value("null_rate", 0.0) == 0.0; }
+
 class EventGrammar {
  public:
   // columns: columns.json (tables with their modelled columns, in order, and their types).

@@ -114,7 +114,8 @@ TEST_F(CodecTest, ForwardShapesAndCodeRange) {
   auto again = model->forward(tokens, torch::ones_like(tokens), torch::zeros_like(tokens));
   auto all_slots = model->decode_codes(again.codes);
   auto non_pad = (tokens.reshape(-1) != 0).nonzero().squeeze(1);
-  EXPECT_TRUE(torch::allclose(all_slots.reshape({-1, all_slots.size(2)}).index_select(0, non_pad), again.hidden, 1e-5, 1e-5));
+  auto at_non_pad = all_slots.reshape({-1, all_slots.size(2)}).index_select(0, non_pad);
+  EXPECT_TRUE(torch::allclose(at_non_pad, again.hidden, 1e-5, 1e-5));
 }
 
 TEST_F(CodecTest, TrainsWritesOutputsAndDecodes) {
