@@ -9,31 +9,21 @@ Compare with the codec's budget of P x D x log2(K) bits (80 for P 4, D 2, K 1024
 
 usage: scripts/analysis/event_information.py WORK/dataset
 """
-import array
 import json
 import lzma
 import sys
-from collections import Counter, defaultdict
+from collections import Counter
 
-
-def read(folder, name, code):
-    values = array.array(code)
-    with open(f"{folder}/{name}", "rb") as f:
-        values.frombytes(f.read())
-    return values
+from dataset_files import event_splits, read
 
 
 def main(folder):
     vocab = json.load(open(f"{folder}/vocab.json"))["tokens"]
     tokens, dpe = read(folder, "tokens.bin", "H"), read(folder, "dpe.bin", "B")
     offsets, tables = read(folder, "event_offsets.bin", "Q"), read(folder, "event_tables.bin", "B")
-    stay_offsets, stay_splits = read(folder, "stay_offsets.bin", "Q"), read(folder, "stay_splits.bin", "B")
     names = [t["name"] for t in json.load(open(f"{folder}/columns.json"))["tables"]]
 
-    split = [0] * (len(offsets) - 1)
-    for s, sp in enumerate(stay_splits):
-        for e in range(stay_offsets[s], stay_offsets[s + 1]):
-            split[e] = sp
+    split = event_splits(folder)
     events = [tuple(tokens[offsets[i]:offsets[i + 1]]) for i in range(len(offsets) - 1)]
     text = lambda e: " ".join(chr(vocab[t]["byte"]) if vocab[t]["kind"] == "byte" else vocab[t]["text"] for t in e)
     train = {e for e, sp in zip(events, split) if sp == 0}

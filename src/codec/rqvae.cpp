@@ -229,6 +229,11 @@ RQVAEImpl::RQVAEImpl(const CodecConfig& c, const VocabSizes& s) : config(c), siz
     query_in = register_module("query_in", Linear(c.positions * c.channels, head_dim));
     query_slot = register_module("query_slot", Embedding(s.length, head_dim));
     query_hidden = register_module("query_hidden", Linear(head_dim, head_dim));
+    if (c.slot_rank > 0) {
+      int flat = c.positions * c.channels;
+      slot_in = register_module("slot_in", Linear(LinearOptions(flat, s.length * c.slot_rank).bias(false)));
+      slot_out = register_module("slot_out", Linear(LinearOptions(c.slot_rank, head_dim).bias(false)));
+    }
   } else {
     if (halvings == 0) decoder->push_back(Conv1d(Conv1dOptions(c.channels, c.channels, 1)));
     for (int i = 0; i < halvings; ++i) {
@@ -260,13 +265,21 @@ torch::Tensor RQVAEImpl::decode(const torch::Tensor& quantized, const torch::Ten
   auto q = quantized;
   if (decoder_mix) q = q + decoder_mix(q.reshape({q.size(0), -1})).view(q.sizes());
   if (query_in) {
-    // Every slot reads all P latents: h = g + GELU(W g), g = GELU(W_in z + slot embedding). Slots
-    // are independent, so only the asked-for ones are computed.
-    auto base = query_in(q.reshape({q.size(0), -1}));  // (B, W)
-    auto g = slots.defined()
-                 ? torch::gelu(base.index_select(0, slots.div(sizes.length, "floor")) +
-                               query_slot(slots.remainder(sizes.length)))
-                 : torch::gelu(base.unsqueeze(1) + query_slot->weight.unsqueeze(0));
+    // Every slot reads all P latents: h = g + GELU(W g), g = GELU(W_in z + E_slot + U V_slot z),
+    // where V_slot (slot_rank x P*C) lets each slot pick its own part of the code (a shared W_in
+    // plus a slot bias alone learned far slower). Slots are independent, so only the asked-for
+    // ones are computed.
+    auto flat = q.reshape({q.size(0), -1});
+    auto base = query_in(flat);  // (B, W)
+    torch::Tensor g;
+    if (slots.defined()) {
+      g = base.index_select(0, slots.div(sizes.length, "floor")) + query_slot(slots.remainder(sizes.length));
+      if (slot_in) g = g + slot_out(slot_in(flat).view({-1, config.slot_rank}).index_select(0, slots));
+    } else {
+      g = base.unsqueeze(1) + query_slot->weight.unsqueeze(0);
+      if (slot_in) g = g + slot_out(slot_in(flat).view({q.size(0), sizes.length, config.slot_rank}));
+    }
+    g = torch::gelu(g);
     return g + torch::gelu(query_hidden(g));  // (T, W) or (B, L, W)
   }
   auto h = decoder->forward(q.transpose(1, 2)).transpose(1, 2);  // (B, L, C)

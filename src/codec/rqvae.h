@@ -73,6 +73,7 @@ struct RQVAEImpl : torch::nn::Module {
   torch::nn::Linear encoder_mix{nullptr}, decoder_mix{nullptr};  // across the P latents (mix_positions)
   torch::nn::Linear query_in{nullptr}, query_hidden{nullptr};     // "query" decoder
   torch::nn::Embedding query_slot{nullptr};
+  torch::nn::Linear slot_in{nullptr}, slot_out{nullptr};  // per-slot rank-r projections (slot_rank)
   ResidualQuantizer quantizer{nullptr};
   torch::nn::Linear token_head{nullptr}, type_head{nullptr}, dpe_head{nullptr};
 };
