@@ -31,7 +31,8 @@ CodecConfig codec_preset(const std::string& name) {
     c.eval_batch_size = 256;
   } else if (name == "demo") {
     // defaults above (embed 64, channels 64, P 4, D 2, K 1024, "query" decoder with slot_rank 64,
-    // batch 32, cosine lr 1e-3 over 10 epochs): about 3-4 minutes on the MIMIC-IV demo on 2 cores; notes/issue-3.md
+    // batch 32, cosine lr 2e-3 over 10 epochs): about 6-7 minutes on the MIMIC-IV demo on one core;
+    // notes/issue-3.md
   } else if (name == "tiny") {
     c.embed_dim = 16;
     c.channels = 16;

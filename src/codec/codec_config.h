@@ -40,7 +40,7 @@ struct CodecConfig {
                                  // then initialise the codebooks by k-means on the trained encoder
   // Optimisation.
   int batch_size = 32;           // events
-  double lr = 1e-3;
+  double lr = 2e-3;
   double weight_decay = 0.01;
   double clip = 5.0;
   std::string lr_schedule = "cosine";  // "constant" or "cosine" (decay to min_lr_ratio * lr at max_epochs)

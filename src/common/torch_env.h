@@ -14,7 +14,8 @@ namespace rawmed {
 
 // "cpu", "cuda" or "cuda:N"; errors when CUDA is asked for but not available.
 c10::Device parse_device(const std::string& name);
-// Sets intra-op threads (0 = all cores) and returns the number in use. LibTorch defaults to 1 here.
+// Sets intra-op threads (0 = all cores) and flush-to-zero for denormals; returns the number of
+// threads in use. LibTorch defaults to 1 here.
 int setup_torch_threads(int threads);
 // Torch version, BLAS in use (from /proc/self/maps), threads, CUDA availability.
 nlohmann::json torch_runtime_info();

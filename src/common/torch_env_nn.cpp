@@ -22,6 +22,10 @@ c10::Device parse_device(const std::string& name) {
 
 int setup_torch_threads(int threads) {
   if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  // Flush denormals to zero (before the thread pool starts, whose threads inherit it): AdamW's
+  // moments of parameters that get no gradient (e.g. decoder rows of slots few events reach) decay
+  // into the denormal range, where every operation on them is many times slower on x86.
+  at::globalContext().setFlushDenormal(true);
   at::set_num_threads(threads);
   return at::get_num_threads();
 }
