@@ -170,10 +170,10 @@ void EventGrammar::decode(const float* scores, size_t n, uint16_t* tokens, uint8
   auto is_digit = [&](uint16_t id) { return id >= digits_.front() && id <= digits_.back(); };
   // The range a numeric column's value must lie in, or nullptr when the column cannot be written
   // (the event's item never had a value there).
-  auto range_of = [&](size_t j, const std::string* item) -> const std::pair<double, double>* {
+  auto range_of = [&](size_t j, const std::string* item_value) -> const std::pair<double, double>* {
     if (!table->numeric[j]) return nullptr;
-    if (item && table->has_item_ranges[j] && j != table->item) {
-      auto it = table->item_ranges[j].find(*item);
+    if (item_value && table->has_item_ranges[j] && j != table->item) {
+      auto it = table->item_ranges[j].find(*item_value);
       return it == table->item_ranges[j].end() ? nullptr : &it->second;
     }
     return &table->range[j];
@@ -232,8 +232,8 @@ void EventGrammar::decode(const float* scores, size_t n, uint16_t* tokens, uint8
       };
       if (std::any_of(ranges.begin(), ranges.end(), [&](const auto& r) { return number.can_end(r.first, r.second); }))
         allow_next_columns_or_end();
+      const bool leading_zero = !number.point && number.int_digits == 1 && number.int_value == 0;
       for (int d = 0; d < 10; ++d) {
-        bool leading_zero = !number.point && number.int_digits == 1 && number.int_value == 0;
         // A fraction ends on a non-zero digit, so a 0 needs a later place.
         bool room = number.point ? number.frac_digits + (d == 0 ? 1 : 0) < decimals_
                                  : number.int_digits < kMaxIntegerDigits;

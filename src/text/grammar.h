@@ -62,7 +62,6 @@ class EventGrammar {
   int measure_shortest(int node);
   std::vector<std::string> values_;
   int decimals_ = 4;
-  int add_value(int root, const std::vector<uint16_t>& tokens);
   std::vector<Node> nodes_;
   std::unordered_map<uint16_t, Table> tables_;  // by table token id
   std::vector<TokenKind> kinds_;  // by token id
