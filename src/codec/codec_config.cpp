@@ -17,6 +17,7 @@ CodecConfig codec_preset(const std::string& name) {
     c.codebook_size = 1024;
     c.upsample = "shuffle";  // the reference's transposed convolutions: "transpose"
     c.slot_rank = 0;
+    c.role_rank = 0;
     c.mix_positions = false;
     c.shared_codebook = true;
     c.ema_decay = 0.99;
@@ -30,14 +31,15 @@ CodecConfig codec_preset(const std::string& name) {
     c.patience = 10;
     c.eval_batch_size = 256;
   } else if (name == "demo") {
-    // defaults above (embed 64, channels 64, P 4, D 2, K 1024, "query" decoder with slot_rank 64,
-    // batch 32, cosine lr 2e-3 over 10 epochs): about 6-7 minutes on the MIMIC-IV demo on one core;
-    // notes/issue-3.md
+    // defaults above (embed 64, channels 64, P 4, D 2, K 1024, "query" decoder of width 512 with
+    // slot_rank 64 and role_rank 64, batch 32, cosine lr 2e-3 over 10 epochs): about 10 minutes on
+    // the MIMIC-IV demo on one core; notes/issue-3.md
   } else if (name == "tiny") {
     c.embed_dim = 16;
     c.channels = 16;
     c.decoder_width = 16;
     c.slot_rank = 4;
+    c.role_rank = 4;
     c.positions = 2;
     c.depth = 2;
     c.codebook_size = 16;
@@ -68,6 +70,7 @@ CodecConfig CodecConfig::from_json(const nlohmann::json& j) {
   CodecConfig c;
   c.upsample = "shuffle";
   c.slot_rank = 0;
+  c.role_rank = 0;
   c.mix_positions = false;
   c.lr_schedule = "constant";
   c.lr_warmup_steps = 0;
@@ -87,7 +90,7 @@ void CodecConfig::validate(int tokens_per_event) const {
   need(upsample == "shuffle" || upsample == "transpose" || upsample == "query",
        "upsample must be \"shuffle\", \"transpose\" or \"query\"");
   need(decoder_width > 0, "decoder_width must be positive");
-  need(slot_rank >= 0, "slot_rank must be >= 0");
+  need(slot_rank >= 0 && role_rank >= 0, "slot_rank and role_rank must be >= 0");
   need(ema_decay > 0 && ema_decay < 1, "ema_decay must be in (0, 1)");
   need(batch_size > 0 && eval_batch_size > 0, "batch sizes must be positive");
   need(lr > 0 && clip > 0, "lr and clip must be positive");

@@ -22,9 +22,12 @@ struct CodecConfig {
   std::string upsample = "query";    // decoder: "shuffle" (Conv1d 2x channels + 1-D pixel shuffle),
                                      // "transpose" (ConvTranspose1d, the reference) or "query" (each
                                      // slot = MLP(all P latents + slot embedding))
-  int decoder_width = 256;      // hidden size of the "query" decoder
+  int decoder_width = 512;      // hidden size of the "query" decoder
   int slot_rank = 64;           // "query" decoder: each slot also reads its own rank-r projection of the
                                 // latents (0: only the shared one)
+  int role_rank = 64;           // "query" decoder: each slot also reads its role, the (column, offset) it
+                                // follows, with a per-column rank-r projection of the code, and the
+                                // encoder reads every token's role (0: off); decoding then goes slot by slot
   bool mix_positions = true;    // a dense layer across the P latents after the encoder and before the
                                 // decoder, so a short event (most fit in the first P-th of the slots)
                                 // can use every position's codes; the reference has none
@@ -56,7 +59,8 @@ struct CodecConfig {
     f("embed_dim", c.embed_dim), f("channels", c.channels), f("positions", c.positions);
     f("depth", c.depth), f("codebook_size", c.codebook_size), f("kernel_size", c.kernel_size);
     f("positional_embedding", c.positional_embedding), f("upsample", c.upsample);
-    f("decoder_width", c.decoder_width), f("slot_rank", c.slot_rank), f("mix_positions", c.mix_positions);
+    f("decoder_width", c.decoder_width), f("slot_rank", c.slot_rank), f("role_rank", c.role_rank);
+    f("mix_positions", c.mix_positions);
     f("shared_codebook", c.shared_codebook), f("ema_decay", c.ema_decay), f("commitment", c.commitment);
     f("kmeans_init", c.kmeans_init), f("kmeans_iters", c.kmeans_iters), f("kmeans_samples", c.kmeans_samples);
     f("dead_code_threshold", c.dead_code_threshold), f("warmup_steps", c.warmup_steps);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
 
 namespace rawmed::codec {
 namespace {
@@ -234,6 +235,13 @@ RQVAEImpl::RQVAEImpl(const CodecConfig& c, const VocabSizes& s) : config(c), siz
       slot_in = register_module("slot_in", Linear(LinearOptions(flat, s.length * c.slot_rank).bias(false)));
       slot_out = register_module("slot_out", Linear(LinearOptions(c.slot_rank, head_dim).bias(false)));
     }
+    if (c.role_rank > 0) {
+      int flat = c.positions * c.channels;
+      role_in = register_module("role_in", Linear(LinearOptions(flat, (s.fields + 1) * c.role_rank).bias(false)));
+      role_out = register_module("role_out", Linear(LinearOptions(c.role_rank, head_dim).bias(false)));
+      role_embed = register_module("role_embed", Embedding((s.fields + 1) * kMaxRoleOffset, head_dim));
+      role_input = register_module("role_input", Embedding((s.fields + 1) * kMaxRoleOffset, c.embed_dim));
+    }
   } else {
     if (halvings == 0) decoder->push_back(Conv1d(Conv1dOptions(c.channels, c.channels, 1)));
     for (int i = 0; i < halvings; ++i) {
@@ -245,6 +253,9 @@ RQVAEImpl::RQVAEImpl(const CodecConfig& c, const VocabSizes& s) : config(c), siz
       decoder->push_back(ReLU());
     }
   }
+  std::vector<int64_t> field(static_cast<size_t>(s.tokens), 0);
+  std::copy_n(s.token_field.begin(), std::min(s.token_field.size(), field.size()), field.begin());
+  token_field = register_buffer("token_field", torch::tensor(field, torch::kLong));
   quantizer = register_module("quantizer", ResidualQuantizer(c.channels, c.codebook_size, c.depth, c.shared_codebook,
                                                              c.ema_decay));
   token_head = register_module("token_head", Linear(head_dim, s.tokens));
@@ -254,6 +265,7 @@ RQVAEImpl::RQVAEImpl(const CodecConfig& c, const VocabSizes& s) : config(c), siz
 
 torch::Tensor RQVAEImpl::encode(const torch::Tensor& tokens, const torch::Tensor& types, const torch::Tensor& dpe) {
   auto x = token_embed(tokens) + type_embed(types) + dpe_embed(dpe);  // (B, L, E)
+  if (role_input) x = x + role_input(roles(tokens));
   if (position_embed)
     x = x + position_embed(torch::arange(tokens.size(1), tokens.options())).unsqueeze(0);
   auto z = encoder->forward(x.transpose(1, 2)).transpose(1, 2);  // (B, P, C)
@@ -261,29 +273,56 @@ torch::Tensor RQVAEImpl::encode(const torch::Tensor& tokens, const torch::Tensor
   return z;
 }
 
-torch::Tensor RQVAEImpl::decode(const torch::Tensor& quantized, const torch::Tensor& slots) {
+torch::Tensor RQVAEImpl::roles(const torch::Tensor& tokens) const {
+  auto field = token_field.index_select(0, tokens.reshape(-1)).view(tokens.sizes());  // (B, L)
+  auto slot = torch::arange(tokens.size(1), tokens.options()).unsqueeze(0).expand_as(tokens);
+  // Slot of the last field token at or before each slot, then shifted: strictly before.
+  auto last = std::get<0>(torch::where(field > 0, slot, torch::full_like(slot, -1)).cummax(1));
+  last = torch::cat({torch::full({tokens.size(0), 1}, -1, tokens.options()), last.narrow(1, 0, tokens.size(1) - 1)}, 1);
+  auto before = torch::where(last >= 0, field.gather(1, last.clamp_min(0)), torch::zeros_like(last));
+  auto offset = torch::where(last >= 0, slot - last, slot).clamp_max(kMaxRoleOffset - 1);
+  return before * kMaxRoleOffset + offset;
+}
+
+RQVAEImpl::QueryContext RQVAEImpl::query_context(const torch::Tensor& q) {
+  auto flat = q.reshape({q.size(0), -1});
+  QueryContext context{query_in(flat), {}, {}};
+  if (slot_in) context.slot_proj = slot_in(flat).view({-1, config.slot_rank});
+  if (role_in) context.role_proj = role_in(flat).view({-1, config.role_rank});
+  return context;
+}
+
+torch::Tensor RQVAEImpl::query_at(const QueryContext& context, const torch::Tensor& events,
+                                  const torch::Tensor& slots, const torch::Tensor& roles) {
+  // h = g + GELU(W g), g = GELU(W_in z + E_slot + U V_slot z [+ E_role + U' V'_field z]): every
+  // slot reads all P latents; V_slot (slot_rank x P*C) lets each slot pick its own part of the
+  // code (a shared W_in plus a slot bias alone learned far slower), and V'_field the part that
+  // holds the column the slot belongs to.
+  auto g = context.base.index_select(0, events) + query_slot(slots);
+  if (slot_in) g = g + slot_out(context.slot_proj.index_select(0, events * sizes.length + slots));
+  if (role_in) {
+    auto row = events * (sizes.fields + 1) + roles.div(kMaxRoleOffset, "floor");
+    g = g + role_embed(roles) + role_out(context.role_proj.index_select(0, row));
+  }
+  g = torch::gelu(g);
+  return g + torch::gelu(query_hidden(g));
+}
+
+torch::Tensor RQVAEImpl::decode(const torch::Tensor& quantized, const torch::Tensor& slots_in,
+                                const torch::Tensor& roles) {
   auto q = quantized;
   if (decoder_mix) q = q + decoder_mix(q.reshape({q.size(0), -1})).view(q.sizes());
   if (query_in) {
-    // Every slot reads all P latents: h = g + GELU(W g), g = GELU(W_in z + E_slot + U V_slot z),
-    // where V_slot (slot_rank x P*C) lets each slot pick its own part of the code (a shared W_in
-    // plus a slot bias alone learned far slower). Slots are independent, so only the asked-for
-    // ones are computed.
-    auto flat = q.reshape({q.size(0), -1});
-    auto base = query_in(flat);  // (B, W)
-    torch::Tensor g;
-    if (slots.defined()) {
-      g = base.index_select(0, slots.div(sizes.length, "floor")) + query_slot(slots.remainder(sizes.length));
-      if (slot_in) g = g + slot_out(slot_in(flat).view({-1, config.slot_rank}).index_select(0, slots));
-    } else {
-      g = base.unsqueeze(1) + query_slot->weight.unsqueeze(0);
-      if (slot_in) g = g + slot_out(slot_in(flat).view({q.size(0), sizes.length, config.slot_rank}));
-    }
-    g = torch::gelu(g);
-    return g + torch::gelu(query_hidden(g));  // (T, W) or (B, L, W)
+    // Slots are independent given their roles, so only the asked-for ones are computed.
+    if (role_in && !roles.defined()) throw std::logic_error("RQVAE::decode: this decoder needs the slots' roles");
+    int64_t b = q.size(0), length = sizes.length;
+    auto slots = slots_in.defined() ? slots_in : torch::arange(b * length, q.options().dtype(torch::kLong));
+    auto slot_roles = role_in ? roles.reshape(-1).index_select(0, slots) : torch::Tensor();
+    auto h = query_at(query_context(q), slots.div(length, "floor"), slots.remainder(length), slot_roles);
+    return slots_in.defined() ? h : h.view({b, length, -1});  // (T, W) or (B, L, W)
   }
   auto h = decoder->forward(q.transpose(1, 2)).transpose(1, 2);  // (B, L, C)
-  return slots.defined() ? h.reshape({-1, h.size(2)}).index_select(0, slots) : h;
+  return slots_in.defined() ? h.reshape({-1, h.size(2)}).index_select(0, slots_in) : h;
 }
 
 RQVAEImpl::Output RQVAEImpl::forward(const torch::Tensor& tokens, const torch::Tensor& types,
@@ -291,15 +330,18 @@ RQVAEImpl::Output RQVAEImpl::forward(const torch::Tensor& tokens, const torch::T
   auto z = encode(tokens, types, dpe);
   int64_t b = z.size(0), p = z.size(1);
   auto slots = (tokens.reshape(-1) != 0).nonzero().squeeze(1);
+  auto slot_roles = role_in ? roles(tokens) : torch::Tensor();
   if (!quantize)
-    return {decode(z, slots), torch::zeros({b, p, config.depth}, tokens.options()), torch::zeros({}, z.options())};
+    return {decode(z, slots, slot_roles), z, torch::zeros({b, p, config.depth}, tokens.options()),
+            torch::zeros({}, z.options())};
   auto q = quantizer(z.reshape({b * p, z.size(2)}));
-  return {decode(q.quantized.view({b, p, -1}), slots), q.codes.view({b, p, config.depth}), q.commitment};
+  auto latents = q.quantized.view({b, p, -1});
+  return {decode(latents, slots, slot_roles), latents, q.codes.view({b, p, config.depth}), q.commitment};
 }
 
-torch::Tensor RQVAEImpl::decode_codes(const torch::Tensor& codes) {
+torch::Tensor RQVAEImpl::lookup_codes(const torch::Tensor& codes) {
   int64_t b = codes.size(0), p = codes.size(1);
-  return decode(quantizer->lookup(codes.reshape({b * p, codes.size(2)})).view({b, p, -1}));
+  return quantizer->lookup(codes.reshape({b * p, codes.size(2)})).view({b, p, -1});
 }
 
 }  // namespace rawmed::codec

@@ -1,8 +1,9 @@
 #pragma once
 // The event codec: an RQ-VAE over one tokenized event (METHOD.md section 2).
-//   tokens, types, DPE (B, L) -> summed embeddings -> strided Conv1d encoder -> (B, P, C) latents
-//   -> residual quantizer (depth D, EMA codebooks) -> codes (B, P, D)
-//   -> upsampling Conv1d decoder -> (B, L, C) -> token / type / DPE heads.
+//   tokens, types, DPE (+ roles) (B, L) -> summed embeddings -> strided Conv1d encoder -> (B, P, C)
+//   latents -> residual quantizer (depth D, EMA codebooks) -> codes (B, P, D)
+//   -> decoder (upsampling convolutions, or the "query" decoder: every slot reads the whole code)
+//   -> (B, L, W) -> token / type / DPE heads.
 // Included only by src/codec (it pulls in Torch).
 #include "codec/codec_config.h"
 
@@ -14,7 +15,13 @@ namespace rawmed::codec {
 
 struct VocabSizes {
   int tokens = 0, types = 5, dpe = 32, length = 128;  // length: tokens per event (L)
+  int fields = 0;                      // table and column tokens (role_rank): field ids 1..fields
+  std::vector<int64_t> token_field;    // per token id: its field id, 0 for other tokens (empty: all 0)
 };
+
+// Role of every slot (role_rank): the field (table or column token) it follows and how many slots
+// after it, computed from the tokens before the slot only, so decoding can compute it slot by slot.
+constexpr int kMaxRoleOffset = 64;
 
 // Residual quantizer with EMA codebook updates, k-means initialisation and dead-code restarts.
 // Codebook state lives in buffers (not trained by the optimiser).
@@ -53,17 +60,28 @@ struct RQVAEImpl : torch::nn::Module {
   RQVAEImpl(const CodecConfig& config, const VocabSizes& sizes);
 
   struct Output {
-    torch::Tensor hidden;      // (T, C) decoder output at the T non-pad slots (event-major), before the heads
+    torch::Tensor hidden;      // (T, W) decoder output at the T non-pad slots (event-major), before the heads
+    torch::Tensor latents;     // (B, P, C) what the decoder read (quantized unless `quantize` is off)
     torch::Tensor codes;       // (B, P, D)
     torch::Tensor commitment;  // scalar
   };
   // Latents before quantization: (B, P, C).
   torch::Tensor encode(const torch::Tensor& tokens, const torch::Tensor& types, const torch::Tensor& dpe);
-  // (B, P, C) quantized latents -> (B, L, C), or (T, C) at `slots` (flat indices into B x L).
-  torch::Tensor decode(const torch::Tensor& quantized, const torch::Tensor& slots = {});
+  // (B, P, C) quantized latents -> (B, L, W), or (T, W) at `slots` (flat indices into B x L).
+  // With role_rank, `roles` (B, L) from roles(tokens) must be given.
+  torch::Tensor decode(const torch::Tensor& quantized, const torch::Tensor& slots = {},
+                       const torch::Tensor& roles = {});
+  // "query" decoder in parts: what each event's slots read from its code, computed once; then the
+  // decoder state at any (event, slot, role), so that decoding can go slot by slot.
+  struct QueryContext {
+    torch::Tensor base, slot_proj, role_proj;  // (B, W), (B * L, slot_rank), (B * (fields + 1), role_rank)
+  };
+  QueryContext query_context(const torch::Tensor& quantized);
+  torch::Tensor query_at(const QueryContext& context, const torch::Tensor& events, const torch::Tensor& slots,
+                         const torch::Tensor& roles);
   Output forward(const torch::Tensor& tokens, const torch::Tensor& types, const torch::Tensor& dpe);
-  // codes (B, P, D) -> decoder hidden states (B, L, C).
-  torch::Tensor decode_codes(const torch::Tensor& codes);
+  // codes (B, P, D) -> quantized latents (B, P, C).
+  torch::Tensor lookup_codes(const torch::Tensor& codes);
 
   CodecConfig config;
   VocabSizes sizes;
@@ -74,6 +92,12 @@ struct RQVAEImpl : torch::nn::Module {
   torch::nn::Linear query_in{nullptr}, query_hidden{nullptr};     // "query" decoder
   torch::nn::Embedding query_slot{nullptr};
   torch::nn::Linear slot_in{nullptr}, slot_out{nullptr};  // per-slot rank-r projections (slot_rank)
+  torch::nn::Linear role_in{nullptr}, role_out{nullptr};  // per-field rank-r projections (role_rank)
+  torch::nn::Embedding role_embed{nullptr};               // (field, offset)
+  torch::nn::Embedding role_input{nullptr};               // (field, offset), added to the encoder input
+  torch::Tensor token_field;                              // buffer (V,) int64
+  // Role index field * kMaxRoleOffset + offset of every slot of tokens (B, L) -> (B, L).
+  torch::Tensor roles(const torch::Tensor& tokens) const;
   ResidualQuantizer quantizer{nullptr};
   torch::nn::Linear token_head{nullptr}, type_head{nullptr}, dpe_head{nullptr};
 };

@@ -90,8 +90,21 @@ std::unordered_map<std::string, std::string> column_types(const nlohmann::json& 
   return out;
 }
 
+// Token kinds of the per-kind accuracy: the token type, with values split by whether the token is a
+// digit-place token of a number (DPE set) or text.
+constexpr const char* kTokenKinds[] = {"table", "column", "number", "text", "sep"};
+int token_kind(uint8_t type, uint8_t dpe) {
+  switch (type) {
+    case kTypeTable: return 0;
+    case kTypeColumn: return 1;
+    case kTypeValue: return dpe != kDpeNone ? 2 : 3;
+    default: return 4;
+  }
+}
+
 struct EvalResult {
   int64_t events = 0, exact = 0, tokens = 0, correct = 0;
+  int64_t kind_tokens[5] = {}, kind_correct[5] = {};
   int64_t numeric_pairs = 0, numeric_exact = 0, categorical_pairs = 0, categorical_exact = 0;
   double loss_sum = 0;  // token-weighted
   double seconds = 0;
@@ -100,7 +113,11 @@ struct EvalResult {
   double token_accuracy() const { return tokens ? double(correct) / tokens : 0.0; }
   double loss() const { return tokens ? loss_sum / tokens : 0.0; }
   nlohmann::json to_json() const {
+    nlohmann::json by_kind;
+    for (int k = 0; k < 5; ++k)
+      by_kind[kTokenKinds[k]] = kind_tokens[k] ? double(kind_correct[k]) / kind_tokens[k] : 0.0;
     return {{"events", events},
+            {"token_accuracy_by_kind", by_kind},
             {"exact_event_rate", exact_rate()},
             {"token_accuracy", token_accuracy()},
             {"loss", loss()},
@@ -132,21 +149,22 @@ EvalResult evaluate(RQVAE& model, const Dataset& d, const EventTensors& ev, cons
     int64_t t = heads.token_target.size(0);
     r.tokens += t;
     r.loss_sum += heads.loss.item<double>() * t;
-    // Decode as generation does (grammar-constrained); the first `len` slots decide whether an
-    // event comes back exactly, and only slot L - 1 is forced to end it.
-    auto scores = heads.token_logits.to(torch::kCPU).contiguous();
-    const float* ps = scores.data_ptr<float>();
-    size_t cursor = 0;
-    std::vector<uint16_t> tok;
-    std::vector<uint8_t> typ;
+    // Decode as generation does (grammar-constrained, from the codes only).
+    const size_t length = static_cast<size_t>(model->sizes.length);
+    std::vector<uint16_t> tok(n * length);
+    std::vector<uint8_t> typ(n * length), dpe(n * length);
+    decode_latents(model, out.latents, grammar, tok.data(), typ.data(), dpe.data());
     for (size_t i = 0; i < n; ++i) {
       size_t e = static_cast<size_t>(ids[begin + i]), len = d.event_length(e);
-      tok.resize(len);
-      typ.resize(len);
-      grammar.decode(ps + cursor * grammar.vocab_size(), len, tok.data(), typ.data(), model->sizes.length);
-      cursor += len;
-      for (size_t j = 0; j < len; ++j) r.correct += tok[j] == d.tokens[d.event_offsets[e] + j];
-      DecodedEvent original = d.decode(e), decoded = d.vocab.decode_event(tok.data(), typ.data(), len);
+      const uint16_t* event_tokens = tok.data() + i * length;
+      for (size_t j = 0, off = d.event_offsets[e]; j < len; ++j) {
+        bool right = event_tokens[j] == d.tokens[off + j];
+        int kind = token_kind(d.types[off + j], d.dpe[off + j]);
+        r.correct += right;
+        r.kind_tokens[kind]++;
+        r.kind_correct[kind] += right;
+      }
+      DecodedEvent original = d.decode(e), decoded = d.vocab.decode_event(event_tokens, typ.data() + i * length, length);
       ++r.events;
       if (decoded == original) ++r.exact;
       for (size_t j = 0; j < original.pairs.size(); ++j) {
@@ -435,6 +453,11 @@ VocabSizes vocab_sizes(const Dataset& d) {
   s.types = kNumTokenTypes;
   s.dpe = kNumDpe;
   s.length = d.max_tokens_per_event();
+  s.token_field.assign(d.vocab.size(), 0);
+  for (size_t id = 0; id < d.vocab.size(); ++id) {
+    auto kind = d.vocab.token(static_cast<uint16_t>(id)).kind;
+    if (kind == TokenKind::kTable || kind == TokenKind::kColumn) s.token_field[id] = ++s.fields;
+  }
   return s;
 }
 
@@ -619,9 +642,7 @@ TrainResult train_codec(const Dataset& d, const CodecConfig& cfg, const TrainOpt
                                              static_cast<uint32_t>(cfg.depth),
                                              static_cast<uint32_t>(cfg.codebook_size), codes});
   save_model(o.out_dir / "model.pt", model);
-  nlohmann::json model_config = {{"codec", cfg.to_json()}, {"vocab_tokens", sizes.tokens}, {"types", sizes.types},
-                                 {"dpe", sizes.dpe}, {"tokens_per_event", sizes.length}};
-  write_json_atomic(o.out_dir / "config.json", model_config);
+  write_json_atomic(o.out_dir / "config.json", model_config_json(model));
 
   const auto& valid = per_split[kValid];
   nlohmann::json report = {

@@ -2,6 +2,7 @@
 // Codec training and model files, for src/codec and tests/nn (pulls in Torch).
 #include "codec/rqvae.h"
 #include "text/dataset.h"
+#include "text/grammar.h"
 
 #include <nlohmann/json.hpp>
 
@@ -45,11 +46,18 @@ struct HeadOutput {
 };
 HeadOutput run_heads(RQVAE& model, const torch::Tensor& hidden, const torch::Tensor& commitment, const Batch& batch);
 
+// Grammar-constrained decoding of events from their quantized latents (B, P, C), as generation
+// decodes: slot by slot when the decoder reads the slots' roles (role_rank), otherwise every slot
+// at once. Writes B x L tokens, types and DPE ids (PAD after SEP).
+void decode_latents(RQVAE& model, const torch::Tensor& quantized, const EventGrammar& grammar, uint16_t* tokens,
+                    uint8_t* types, uint8_t* dpe);
+
 TrainResult train_codec(const Dataset& dataset, const CodecConfig& config, const TrainOptions& options);
 
 VocabSizes vocab_sizes(const Dataset& dataset);
 
-// model.pt: {format, config (JSON: codec config + vocabulary sizes), model}.
+// model.pt: {format, config (JSON: codec config + vocabulary sizes), model}; config.json holds the same config.
+nlohmann::json model_config_json(RQVAE& model);
 void save_model(const std::filesystem::path& path, RQVAE& model);
 RQVAE load_model(const std::filesystem::path& path, const torch::Device& device);
 

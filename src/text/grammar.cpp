@@ -151,9 +151,10 @@ int EventGrammar::add_value(int root, const std::vector<uint16_t>& tokens, const
   return node;
 }
 
-void EventGrammar::decode(const float* scores, size_t n, uint16_t* tokens, uint8_t* types, size_t slots) const {
-  if (slots == 0) slots = n;
-  enum class State { kTable, kColumn, kValue } state = State::kTable;
+struct EventGrammar::Cursor::State {
+  const EventGrammar& g;
+  size_t slots, s = 0;
+  enum class Phase { kTable, kColumn, kValue } state = Phase::kTable;
   const Table* table = nullptr;
   size_t next_column = 0;  // columns before this index are used (or skipped)
   size_t column = 0;       // the column whose value is being written
@@ -166,7 +167,26 @@ void EventGrammar::decode(const float* scores, size_t n, uint16_t* tokens, uint8
   std::vector<std::pair<size_t, double>> numbers;  // (column, value) of the numbers written so far
   std::unordered_map<int, bool> item_ok;  // item trie nodes leading to an item those numbers fit
   std::vector<uint16_t> allowed;
-  allowed.reserve(vocab_size_);
+
+  State(const EventGrammar& grammar, size_t n) : g(grammar), slots(n) { allowed.reserve(g.vocab_size_); }
+  uint16_t step(const float* row, uint8_t* type);
+};
+
+uint16_t EventGrammar::Cursor::State::step(const float* row, uint8_t* type) {
+  const auto& nodes_ = g.nodes_;
+  const auto& values_ = g.values_;
+  const auto& kinds_ = g.kinds_;
+  const auto& digits_ = g.digits_;
+  const auto& table_ids_ = g.table_ids_;
+  const auto& whole_values_ = g.whole_values_;
+  const auto& pieces_ = g.pieces_;
+  const uint16_t minus_ = g.minus_, point_ = g.point_;
+  const int decimals_ = g.decimals_;
+  if (ended) {
+    *type = kTypePad;
+    ++s;
+    return kPadId;
+  }
   auto is_digit = [&](uint16_t id) { return id >= digits_.front() && id <= digits_.back(); };
   // The range a numeric column's value must lie in, or nullptr when the column cannot be written
   // (the event's item never had a value there).
@@ -196,138 +216,145 @@ void EventGrammar::decode(const float* scores, size_t n, uint16_t* tokens, uint8
     return ok;
   };
 
-  for (size_t s = 0; s < n; ++s) {
-    if (ended) {
-      tokens[s] = kPadId;
-      types[s] = kTypePad;
-      continue;
+  allowed.clear();
+  const size_t left = slots - s - 1;  // slots after this one
+  // The item value as it stands if the value being written ends here.
+  const std::string* item_if_ended = item;
+  if (state == Phase::kValue && column == table->item && node >= 0 && nodes_[node].value >= 0)
+    item_if_ended = &values_[static_cast<size_t>(nodes_[node].value)];
+  auto allow = [&](const std::vector<uint16_t>& ids) { allowed.insert(allowed.end(), ids.begin(), ids.end()); };
+  auto allow_next_columns_or_end = [&] {
+    bool item_due = table->item_required && next_column <= table->item;
+    size_t last = item_due ? table->item + 1 : table->columns.size();
+    for (size_t j = next_column; j < last; ++j) {
+      // A categorical column needs room for its shortest known value and SEP.
+      if (table->categories[j] >= 0 && static_cast<size_t>(nodes_[table->categories[j]].shortest) + 1 > left)
+        continue;
+      if (table->numeric[j] && !range_of(j, item_if_ended)) continue;
+      allowed.push_back(table->columns[j]);
     }
-    allowed.clear();
-    const size_t left = slots - s - 1;  // slots after this one
-    // The item value as it stands if the value being written ends here.
-    const std::string* item_if_ended = item;
-    if (state == State::kValue && column == table->item && node >= 0 && nodes_[node].value >= 0)
-      item_if_ended = &values_[static_cast<size_t>(nodes_[node].value)];
-    auto allow = [&](const std::vector<uint16_t>& ids) { allowed.insert(allowed.end(), ids.begin(), ids.end()); };
-    auto allow_next_columns_or_end = [&] {
-      bool item_due = table->item_required && next_column <= table->item;
-      size_t last = item_due ? table->item + 1 : table->columns.size();
-      for (size_t j = next_column; j < last; ++j) {
-        // A categorical column needs room for its shortest known value and SEP.
-        if (table->categories[j] >= 0 && static_cast<size_t>(nodes_[table->categories[j]].shortest) + 1 > left)
-          continue;
-        if (table->numeric[j] && !range_of(j, item_if_ended)) continue;
-        allowed.push_back(table->columns[j]);
-      }
-      if (!item_due) allowed.push_back(kSepId);
+    if (!item_due) allowed.push_back(kSepId);
+  };
+  if (state == Phase::kTable) {
+    allow(table_ids_);
+  } else if (state == Phase::kColumn) {
+    allow_next_columns_or_end();
+  } else if (table->numeric[column]) {
+    auto reachable = [&](const NumberPrefix& p) {
+      return std::any_of(ranges.begin(), ranges.end(),
+                         [&](const auto& r) { return p.can_reach(r.first, r.second, decimals_); });
     };
-    if (state == State::kTable) {
-      allow(table_ids_);
-    } else if (state == State::kColumn) {
+    if (std::any_of(ranges.begin(), ranges.end(), [&](const auto& r) { return number.can_end(r.first, r.second); }))
       allow_next_columns_or_end();
-    } else if (table->numeric[column]) {
-      auto reachable = [&](const NumberPrefix& p) {
-        return std::any_of(ranges.begin(), ranges.end(),
-                           [&](const auto& r) { return p.can_reach(r.first, r.second, decimals_); });
-      };
-      if (std::any_of(ranges.begin(), ranges.end(), [&](const auto& r) { return number.can_end(r.first, r.second); }))
-        allow_next_columns_or_end();
-      const bool leading_zero = !number.point && number.int_digits == 1 && number.int_value == 0;
-      for (int d = 0; d < 10; ++d) {
-        // A fraction ends on a non-zero digit, so a 0 needs a later place.
-        bool room = number.point ? number.frac_digits + (d == 0 ? 1 : 0) < decimals_
-                                 : number.int_digits < kMaxIntegerDigits;
-        if (!leading_zero && room && reachable(number.with_digit(d)))
-          allowed.push_back(digits_[static_cast<size_t>(d)]);
-      }
-      NumberPrefix negative;
-      negative.negative = true;
-      if (value_tokens == 0 && reachable(negative)) allowed.push_back(minus_);
-      if (!number.point && number.int_digits > 0 && decimals_ > 0 &&
-          reachable(number.with_point()))
-        allowed.push_back(point_);
-    } else if (node >= 0) {
-      bool filter = column == table->item && !item_ok.empty();
-      auto ok = [&](int n) { return !filter || item_ok.at(n); };
-      if (nodes_[node].value >= 0 && (!filter || item_fits(values_[static_cast<size_t>(nodes_[node].value)])))
-        allow_next_columns_or_end();
-      // A value cut by the last slot would be an unknown one: only paths that still fit.
-      for (const auto& child : nodes_[node].children)
-        if (ok(child.second) && static_cast<size_t>(nodes_[child.second].shortest) + 1 <= left)
-          allowed.push_back(child.first);
-    } else {
-      if (value_tokens > 0) allow_next_columns_or_end();
-      if (!whole) {
-        if (value_tokens == 0) allow(whole_values_);
-        allow(pieces_);
-      }
+    const bool leading_zero = !number.point && number.int_digits == 1 && number.int_value == 0;
+    for (int d = 0; d < 10; ++d) {
+      // A fraction ends on a non-zero digit, so a 0 needs a later place.
+      bool room = number.point ? number.frac_digits + (d == 0 ? 1 : 0) < decimals_
+                               : number.int_digits < kMaxIntegerDigits;
+      if (!leading_zero && room && reachable(number.with_digit(d)))
+        allowed.push_back(digits_[static_cast<size_t>(d)]);
     }
-
-    // A token is only taken if the event can still end by slot `slots - 1`: after a column, or a
-    // number's '-' or '.', it needs a value token and SEP; after any other token just SEP.
-    const bool in_number = state == State::kValue && table->numeric[column];
-    auto fits = [&](uint16_t id) {
-      if (id == kSepId) return true;
-      bool two = kinds_[id] == TokenKind::kColumn || (in_number && (id == minus_ || id == point_));
-      return (two ? 2u : 1u) <= left;
-    };
-    uint16_t best = kSepId;
-    const float* row = scores + s * vocab_size_;
-    bool found = false;
-    for (uint16_t id : allowed)
-      if (fits(id) && (!found || row[id] > row[best])) best = id, found = true;
-    tokens[s] = best;
-
-    TokenKind kind = kinds_[best];
-    if (kind == TokenKind::kSep || kind == TokenKind::kColumn) {
-      item = item_if_ended;
-      if (state == State::kValue && table->numeric[column])
-        numbers.emplace_back(column, (number.negative ? -1 : 1) * (number.int_value + number.frac_value));
-    }
-    if (kind == TokenKind::kSep) {
-      types[s] = kTypeSep;
-      ended = true;
-    } else if (kind == TokenKind::kTable) {
-      types[s] = kTypeTable;
-      table = &tables_.at(best);
-      state = State::kColumn;
-    } else if (kind == TokenKind::kColumn) {
-      types[s] = kTypeColumn;
-      while (table->columns[next_column] != best) ++next_column;
-      column = next_column++;
-      node = table->categories[column];
-      item_ok.clear();
-      if (column == table->item && node >= 0 && !numbers.empty()) mark_fitting_items(mark_fitting_items, node);
-      if (table->numeric[column]) {
-        const auto* r = range_of(column, item);
-        ranges.assign(1, r ? *r : table->range[column]);
-        // The item comes later: the number must fit some item that fits the numbers so far.
-        if (!item && table->has_item_ranges[column] && table->item != SIZE_MAX && table->item > column) {
-          ranges.clear();
-          for (const auto& [value, range] : table->item_ranges[column])
-            if (item_fits(value)) ranges.push_back(range);
-          if (ranges.empty()) ranges.assign(1, table->range[column]);
-        }
-      }
-      number = NumberPrefix{};
-      state = State::kValue;
-      value_tokens = 0;
-      whole = false;
-    } else {
-      types[s] = kTypeValue;
-      ++value_tokens;
-      whole = kind == TokenKind::kValue;
-      if (node >= 0) {
-        const auto& children = nodes_[node].children;
-        node = std::find_if(children.begin(), children.end(), [&](const auto& c) { return c.first == best; })->second;
-      }
-      if (table->numeric[column]) {
-        if (best == minus_) number.negative = true;
-        else if (best == point_) number = number.with_point();
-        else if (is_digit(best)) number = number.with_digit(best - digits_.front());
-      }
+    NumberPrefix negative;
+    negative.negative = true;
+    if (value_tokens == 0 && reachable(negative)) allowed.push_back(minus_);
+    if (!number.point && number.int_digits > 0 && decimals_ > 0 &&
+        reachable(number.with_point()))
+      allowed.push_back(point_);
+  } else if (node >= 0) {
+    bool filter = column == table->item && !item_ok.empty();
+    auto ok = [&](int n) { return !filter || item_ok.at(n); };
+    if (nodes_[node].value >= 0 && (!filter || item_fits(values_[static_cast<size_t>(nodes_[node].value)])))
+      allow_next_columns_or_end();
+    // A value cut by the last slot would be an unknown one: only paths that still fit.
+    for (const auto& child : nodes_[node].children)
+      if (ok(child.second) && static_cast<size_t>(nodes_[child.second].shortest) + 1 <= left)
+        allowed.push_back(child.first);
+  } else {
+    if (value_tokens > 0) allow_next_columns_or_end();
+    if (!whole) {
+      if (value_tokens == 0) allow(whole_values_);
+      allow(pieces_);
     }
   }
+
+  // A token is only taken if the event can still end by slot `slots - 1`: after a column, or a
+  // number's '-' or '.', it needs a value token and SEP; after any other token just SEP.
+  const bool in_number = state == Phase::kValue && table->numeric[column];
+  auto fits = [&](uint16_t id) {
+    if (id == kSepId) return true;
+    bool two = kinds_[id] == TokenKind::kColumn || (in_number && (id == minus_ || id == point_));
+    return (two ? 2u : 1u) <= left;
+  };
+  uint16_t best = kSepId;
+  bool found = false;
+  for (uint16_t id : allowed)
+    if (fits(id) && (!found || row[id] > row[best])) best = id, found = true;
+  
+
+  TokenKind kind = kinds_[best];
+  if (kind == TokenKind::kSep || kind == TokenKind::kColumn) {
+    item = item_if_ended;
+    if (state == Phase::kValue && table->numeric[column])
+      numbers.emplace_back(column, (number.negative ? -1 : 1) * (number.int_value + number.frac_value));
+  }
+  if (kind == TokenKind::kSep) {
+    *type = kTypeSep;
+    ended = true;
+  } else if (kind == TokenKind::kTable) {
+    *type = kTypeTable;
+    table = &g.tables_.at(best);
+    state = Phase::kColumn;
+  } else if (kind == TokenKind::kColumn) {
+    *type = kTypeColumn;
+    while (table->columns[next_column] != best) ++next_column;
+    column = next_column++;
+    node = table->categories[column];
+    item_ok.clear();
+    if (column == table->item && node >= 0 && !numbers.empty()) mark_fitting_items(mark_fitting_items, node);
+    if (table->numeric[column]) {
+      const auto* r = range_of(column, item);
+      ranges.assign(1, r ? *r : table->range[column]);
+      // The item comes later: the number must fit some item that fits the numbers so far.
+      if (!item && table->has_item_ranges[column] && table->item != SIZE_MAX && table->item > column) {
+        ranges.clear();
+        for (const auto& [value, range] : table->item_ranges[column])
+          if (item_fits(value)) ranges.push_back(range);
+        if (ranges.empty()) ranges.assign(1, table->range[column]);
+      }
+    }
+    number = NumberPrefix{};
+    state = Phase::kValue;
+    value_tokens = 0;
+    whole = false;
+  } else {
+    *type = kTypeValue;
+    ++value_tokens;
+    whole = kind == TokenKind::kValue;
+    if (node >= 0) {
+      const auto& children = nodes_[node].children;
+      node = std::find_if(children.begin(), children.end(), [&](const auto& c) { return c.first == best; })->second;
+    }
+    if (table->numeric[column]) {
+      if (best == minus_) number.negative = true;
+      else if (best == point_) number = number.with_point();
+      else if (is_digit(best)) number = number.with_digit(best - digits_.front());
+    }
+  }
+  ++s;
+  return best;
+}
+
+EventGrammar::Cursor::Cursor(const EventGrammar& grammar, size_t slots)
+    : state_(std::make_unique<State>(grammar, slots)) {}
+EventGrammar::Cursor::~Cursor() = default;
+EventGrammar::Cursor::Cursor(Cursor&&) noexcept = default;
+EventGrammar::Cursor& EventGrammar::Cursor::operator=(Cursor&&) noexcept = default;
+uint16_t EventGrammar::Cursor::step(const float* scores, uint8_t* type) { return state_->step(scores, type); }
+bool EventGrammar::Cursor::ended() const { return state_->ended; }
+
+void EventGrammar::decode(const float* scores, size_t n, uint16_t* tokens, uint8_t* types, size_t slots) const {
+  Cursor cursor(*this, slots == 0 ? n : slots);
+  for (size_t s = 0; s < n; ++s) tokens[s] = cursor.step(scores + s * vocab_size_, &types[s]);
 }
 
 }  // namespace rawmed

@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <memory>
 #include <unordered_map>
 #include <vector>
 
@@ -41,6 +42,24 @@ class EventGrammar {
   void decode(const float* scores, size_t n, uint16_t* tokens, uint8_t* types, size_t slots = 0) const;
 
   size_t vocab_size() const { return vocab_size_; }
+
+  // The same decoding one slot at a time, for decoders whose scores at a slot depend on the
+  // tokens chosen before it. `slots`: the event's slot count L (the last one is forced to SEP).
+  class Cursor {
+   public:
+    Cursor(const EventGrammar& grammar, size_t slots);
+    ~Cursor();
+    Cursor(Cursor&&) noexcept;
+    Cursor& operator=(Cursor&&) noexcept;
+    // The best-scoring token (scores: one row of vocab size) the grammar allows at the next slot,
+    // and its type; PAD once the event has ended.
+    uint16_t step(const float* scores, uint8_t* type);
+    bool ended() const;
+
+   private:
+    struct State;
+    std::unique_ptr<State> state_;
+  };
 
  private:
   struct Table {

@@ -112,10 +112,54 @@ TEST_F(CodecTest, ForwardShapesAndCodeRange) {
   // Decoding the codes gives the same decoder states as the forward pass.
   model->eval();
   auto again = model->forward(tokens, torch::ones_like(tokens), torch::zeros_like(tokens));
-  auto all_slots = model->decode_codes(again.codes);
+  auto all_slots = model->decode(model->lookup_codes(again.codes), {}, model->roles(tokens));
   auto non_pad = (tokens.reshape(-1) != 0).nonzero().squeeze(1);
   auto at_non_pad = all_slots.reshape({-1, all_slots.size(2)}).index_select(0, non_pad);
   EXPECT_TRUE(torch::allclose(at_non_pad, again.hidden, 1e-5, 1e-5));
+}
+
+TEST_F(CodecTest, RolesFollowTheLastTableOrColumnToken) {
+  Dataset d = synthetic_dataset(1, 1);
+  VocabSizes sizes = vocab_sizes(d);
+  ASSERT_EQ(sizes.fields, 4);  // labs, item, value, unit
+  RQVAE model(codec_preset("tiny"), sizes);
+  std::vector<int64_t> event(d.tokens.begin(), d.tokens.end());
+  event.resize(16, kPadId);
+  auto roles = model->roles(torch::tensor(event).view({1, 16})).view(-1);
+  auto field = [&](size_t slot) { return sizes.token_field[d.tokens[slot]]; };
+  // labs item creatinine value 1 2 . 3 unit mg/dl SEP: slot 0 follows nothing; slot 4 (first
+  // digit) is the first slot after `value`, slot 7 the fourth.
+  EXPECT_EQ(roles[0].item<int64_t>(), 0);
+  EXPECT_EQ(roles[1].item<int64_t>(), field(0) * kMaxRoleOffset + 1);
+  EXPECT_EQ(roles[4].item<int64_t>(), field(3) * kMaxRoleOffset + 1);
+  EXPECT_EQ(roles[7].item<int64_t>(), field(3) * kMaxRoleOffset + 4);
+  EXPECT_EQ(roles[8].item<int64_t>(), field(3) * kMaxRoleOffset + 5);  // `unit` still follows `value`
+  EXPECT_EQ(roles[9].item<int64_t>(), field(8) * kMaxRoleOffset + 1);
+}
+
+TEST_F(CodecTest, SlotBySlotDecodingAgreesWithTheRolesOfItsOwnOutput) {
+  // decode_latents decodes one slot at a time, tracking roles itself; decoding all slots at once
+  // with RQVAE::roles of the tokens it chose must give the same tokens.
+  Dataset d = synthetic_dataset();
+  CodecConfig c = codec_preset("tiny");
+  RQVAE model(c, vocab_sizes(d));
+  model->eval();
+  torch::NoGradGuard no_grad;
+  EventGrammar grammar(d.vocab, d.columns);
+  const int64_t n = 12, length = model->sizes.length;
+  auto latents = torch::randn({n, c.positions, c.channels});
+  std::vector<uint16_t> tokens(n * length);
+  std::vector<uint8_t> types(n * length), dpe(n * length);
+  decode_latents(model, latents, grammar, tokens.data(), types.data(), dpe.data());
+  auto token_tensor = torch::tensor(std::vector<int64_t>(tokens.begin(), tokens.end())).view({n, length});
+  auto scores = model->token_head(model->decode(latents, {}, model->roles(token_tensor))).contiguous();
+  std::vector<uint16_t> again(length);
+  std::vector<uint8_t> again_types(length);
+  for (int64_t i = 0; i < n; ++i) {
+    grammar.decode(scores[i].data_ptr<float>(), length, again.data(), again_types.data());
+    EXPECT_TRUE(std::equal(again.begin(), again.end(), tokens.begin() + i * length)) << "event " << i;
+    EXPECT_EQ(tokens[i * length], d.tokens[0]);  // the only table
+  }
 }
 
 TEST_F(CodecTest, TrainsWritesOutputsAndDecodes) {
