@@ -263,9 +263,10 @@ RQVAEImpl::RQVAEImpl(const CodecConfig& c, const VocabSizes& s) : config(c), siz
   dpe_head = register_module("dpe_head", Linear(head_dim, s.dpe));
 }
 
-torch::Tensor RQVAEImpl::encode(const torch::Tensor& tokens, const torch::Tensor& types, const torch::Tensor& dpe) {
+torch::Tensor RQVAEImpl::encode(const torch::Tensor& tokens, const torch::Tensor& types, const torch::Tensor& dpe,
+                                const torch::Tensor& token_roles) {
   auto x = token_embed(tokens) + type_embed(types) + dpe_embed(dpe);  // (B, L, E)
-  if (role_input) x = x + role_input(roles(tokens));
+  if (role_input) x = x + role_input(token_roles.defined() ? token_roles : roles(tokens));
   if (position_embed)
     x = x + position_embed(torch::arange(tokens.size(1), tokens.options())).unsqueeze(0);
   auto z = encoder->forward(x.transpose(1, 2)).transpose(1, 2);  // (B, P, C)
@@ -327,10 +328,10 @@ torch::Tensor RQVAEImpl::decode(const torch::Tensor& quantized, const torch::Ten
 
 RQVAEImpl::Output RQVAEImpl::forward(const torch::Tensor& tokens, const torch::Tensor& types,
                                      const torch::Tensor& dpe) {
-  auto z = encode(tokens, types, dpe);
+  auto slot_roles = role_in ? roles(tokens) : torch::Tensor();
+  auto z = encode(tokens, types, dpe, slot_roles);
   int64_t b = z.size(0), p = z.size(1);
   auto slots = (tokens.reshape(-1) != 0).nonzero().squeeze(1);
-  auto slot_roles = role_in ? roles(tokens) : torch::Tensor();
   if (!quantize)
     return {decode(z, slots, slot_roles), z, torch::zeros({b, p, config.depth}, tokens.options()),
             torch::zeros({}, z.options())};

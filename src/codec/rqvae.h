@@ -65,8 +65,10 @@ struct RQVAEImpl : torch::nn::Module {
     torch::Tensor codes;       // (B, P, D)
     torch::Tensor commitment;  // scalar
   };
-  // Latents before quantization: (B, P, C).
-  torch::Tensor encode(const torch::Tensor& tokens, const torch::Tensor& types, const torch::Tensor& dpe);
+  // Latents before quantization: (B, P, C). With role_rank, `token_roles` = roles(tokens) when the
+  // caller has them already (computed here otherwise).
+  torch::Tensor encode(const torch::Tensor& tokens, const torch::Tensor& types, const torch::Tensor& dpe,
+                       const torch::Tensor& token_roles = {});
   // (B, P, C) quantized latents -> (B, L, W), or (T, W) at `slots` (flat indices into B x L).
   // With role_rank, `roles` (B, L) from roles(tokens) must be given.
   torch::Tensor decode(const torch::Tensor& quantized, const torch::Tensor& slots = {},

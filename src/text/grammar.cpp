@@ -154,7 +154,7 @@ int EventGrammar::add_value(int root, const std::vector<uint16_t>& tokens, const
 struct EventGrammar::Cursor::State {
   const EventGrammar& g;
   size_t slots, s = 0;
-  enum class Phase { kTable, kColumn, kValue } state = Phase::kTable;
+  enum class Phase { kTable, kColumn, kValue } phase = Phase::kTable;
   const Table* table = nullptr;
   size_t next_column = 0;  // columns before this index are used (or skipped)
   size_t column = 0;       // the column whose value is being written
@@ -220,7 +220,7 @@ uint16_t EventGrammar::Cursor::State::step(const float* row, uint8_t* type) {
   const size_t left = slots - s - 1;  // slots after this one
   // The item value as it stands if the value being written ends here.
   const std::string* item_if_ended = item;
-  if (state == Phase::kValue && column == table->item && node >= 0 && nodes_[node].value >= 0)
+  if (phase == Phase::kValue && column == table->item && node >= 0 && nodes_[node].value >= 0)
     item_if_ended = &values_[static_cast<size_t>(nodes_[node].value)];
   auto allow = [&](const std::vector<uint16_t>& ids) { allowed.insert(allowed.end(), ids.begin(), ids.end()); };
   auto allow_next_columns_or_end = [&] {
@@ -235,9 +235,9 @@ uint16_t EventGrammar::Cursor::State::step(const float* row, uint8_t* type) {
     }
     if (!item_due) allowed.push_back(kSepId);
   };
-  if (state == Phase::kTable) {
+  if (phase == Phase::kTable) {
     allow(table_ids_);
-  } else if (state == Phase::kColumn) {
+  } else if (phase == Phase::kColumn) {
     allow_next_columns_or_end();
   } else if (table->numeric[column]) {
     auto reachable = [&](const NumberPrefix& p) {
@@ -279,7 +279,7 @@ uint16_t EventGrammar::Cursor::State::step(const float* row, uint8_t* type) {
 
   // A token is only taken if the event can still end by slot `slots - 1`: after a column, or a
   // number's '-' or '.', it needs a value token and SEP; after any other token just SEP.
-  const bool in_number = state == Phase::kValue && table->numeric[column];
+  const bool in_number = phase == Phase::kValue && table->numeric[column];
   auto fits = [&](uint16_t id) {
     if (id == kSepId) return true;
     bool two = kinds_[id] == TokenKind::kColumn || (in_number && (id == minus_ || id == point_));
@@ -294,7 +294,7 @@ uint16_t EventGrammar::Cursor::State::step(const float* row, uint8_t* type) {
   TokenKind kind = kinds_[best];
   if (kind == TokenKind::kSep || kind == TokenKind::kColumn) {
     item = item_if_ended;
-    if (state == Phase::kValue && table->numeric[column])
+    if (phase == Phase::kValue && table->numeric[column])
       numbers.emplace_back(column, (number.negative ? -1 : 1) * (number.int_value + number.frac_value));
   }
   if (kind == TokenKind::kSep) {
@@ -303,7 +303,7 @@ uint16_t EventGrammar::Cursor::State::step(const float* row, uint8_t* type) {
   } else if (kind == TokenKind::kTable) {
     *type = kTypeTable;
     table = &g.tables_.at(best);
-    state = Phase::kColumn;
+    phase = Phase::kColumn;
   } else if (kind == TokenKind::kColumn) {
     *type = kTypeColumn;
     while (table->columns[next_column] != best) ++next_column;
@@ -323,7 +323,7 @@ uint16_t EventGrammar::Cursor::State::step(const float* row, uint8_t* type) {
       }
     }
     number = NumberPrefix{};
-    state = Phase::kValue;
+    phase = Phase::kValue;
     value_tokens = 0;
     whole = false;
   } else {
