@@ -98,6 +98,7 @@ void CodecConfig::validate(int tokens_per_event) const {
   need(lr_schedule == "constant" || lr_schedule == "cosine", "lr_schedule must be \"constant\" or \"cosine\"");
   need(min_lr_ratio >= 0 && min_lr_ratio <= 1, "min_lr_ratio must be in [0, 1]");
   need(max_epochs > 0 && patience > 0, "max_epochs and patience must be positive");
+  need(augment_numbers >= 0 && augment_numbers <= 1, "augment_numbers must be in [0, 1]");
   int ratio = tokens_per_event / positions;
   if (tokens_per_event % positions != 0 || ratio < 1 || (ratio & (ratio - 1)) != 0)
     fail("codec config: tokens per event ({}) must be positions ({}) times a power of two", tokens_per_event,

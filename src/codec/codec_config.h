@@ -52,6 +52,9 @@ struct CodecConfig {
   int max_epochs = 10;
   int patience = 10;             // epochs without a better validation exact-event rate
   int eval_batch_size = 256;
+  double augment_numbers = 0;    // share of training events whose digits are redrawn at random at each
+                                 // step (canonical numbers of the same shape), so that the code learns
+                                 // digits rather than the values it has seen (0: off)
 
   // Every key above but the preset, once: drives [codec] overrides and the JSON next to the model.
   template <class Self, class F>
@@ -67,6 +70,7 @@ struct CodecConfig {
     f("batch_size", c.batch_size), f("lr", c.lr), f("weight_decay", c.weight_decay), f("clip", c.clip);
     f("lr_schedule", c.lr_schedule), f("lr_warmup_steps", c.lr_warmup_steps), f("min_lr_ratio", c.min_lr_ratio);
     f("max_epochs", c.max_epochs), f("patience", c.patience), f("eval_batch_size", c.eval_batch_size);
+    f("augment_numbers", c.augment_numbers);
   }
   nlohmann::json to_json() const;
   static CodecConfig from_json(const nlohmann::json& json);

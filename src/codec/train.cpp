@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <map>
 #include <sstream>
 #include <unordered_map>
 
@@ -78,6 +79,27 @@ HeadOutput run_heads(RQVAE& model, const torch::Tensor& hidden, const torch::Ten
   return out;
 }
 
+// A digit's neighbours' places say where it stands in its number: first, last, before the point.
+void redraw_digits(Batch& b, double share, std::mt19937_64& rng) {
+  auto tokens = b.tokens.to(torch::kCPU).contiguous();
+  auto places = b.dpe.to(torch::kCPU).contiguous();
+  const int64_t events = tokens.size(0), length = tokens.size(1), zero = Vocab::byte_id('0');
+  for (int64_t e = 0; e < events; ++e) {
+    if ((rng() >> 11) * 0x1.0p-53 >= share) continue;
+    int64_t* token = tokens.data_ptr<int64_t>() + e * length;
+    const int64_t* place = places.data_ptr<int64_t>() + e * length;
+    for (int64_t i = 1; i < length; ++i) {
+      if (place[i] < kDpeFirstFraction || token[i] < zero || token[i] > zero + 9) continue;
+      int64_t next = i + 1 < length ? place[i + 1] : kDpeNone;
+      bool leading = place[i - 1] == kDpeNone;
+      bool nonzero = (leading && (place[i] > kDpeUnits || next != kDpePoint)) ||
+                     (place[i] < kDpeUnits && next == kDpeNone);
+      token[i] = zero + static_cast<int64_t>(nonzero ? 1 + rng() % 9 : rng() % 10);
+    }
+  }
+  b.tokens = tokens.to(b.tokens.device());
+}
+
 namespace {
 
 // Column types from columns.json, keyed "table\x1fcolumn".
@@ -106,6 +128,8 @@ struct EvalResult {
   int64_t events = 0, exact = 0, tokens = 0, correct = 0;
   int64_t kind_tokens[5] = {}, kind_correct[5] = {};
   int64_t numeric_pairs = 0, numeric_exact = 0, categorical_pairs = 0, categorical_exact = 0;
+  int64_t spelled = 0, spelled_exact = 0;  // events with a text value spelled in word pieces or bytes
+  std::map<std::string, std::pair<int64_t, int64_t>> by_table;  // table -> (events, exact)
   double loss_sum = 0;  // token-weighted
   double seconds = 0;
 
@@ -116,8 +140,14 @@ struct EvalResult {
     nlohmann::json by_kind;
     for (int k = 0; k < 5; ++k)
       by_kind[kTokenKinds[k]] = kind_tokens[k] ? double(kind_correct[k]) / kind_tokens[k] : 0.0;
+    nlohmann::json tables;
+    for (const auto& [table, counts] : by_table)
+      tables[table] = {{"events", counts.first}, {"exact_event_rate", double(counts.second) / counts.first}};
     return {{"events", events},
             {"token_accuracy_by_kind", by_kind},
+            {"exact_event_rate_by_table", tables},
+            {"spelled_events", spelled},
+            {"spelled_exact_event_rate", spelled ? double(spelled_exact) / spelled : 0.0},
             {"exact_event_rate", exact_rate()},
             {"token_accuracy", token_accuracy()},
             {"loss", loss()},
@@ -157,16 +187,25 @@ EvalResult evaluate(RQVAE& model, const Dataset& d, const EventTensors& ev, cons
     for (size_t i = 0; i < n; ++i) {
       size_t e = static_cast<size_t>(ids[begin + i]), len = d.event_length(e);
       const uint16_t* event_tokens = tok.data() + i * length;
+      bool spelled = false;
       for (size_t j = 0, off = d.event_offsets[e]; j < len; ++j) {
         bool right = event_tokens[j] == d.tokens[off + j];
         int kind = token_kind(d.types[off + j], d.dpe[off + j]);
         r.correct += right;
         r.kind_tokens[kind]++;
         r.kind_correct[kind] += right;
+        auto vocab_kind = d.vocab.token(d.tokens[off + j]).kind;  // a text value not whole in the vocabulary:
+        spelled |= d.types[off + j] == kTypeValue && d.dpe[off + j] == kDpeNone &&
+                   (vocab_kind == TokenKind::kWord || vocab_kind == TokenKind::kByte);
       }
       DecodedEvent original = d.decode(e), decoded = d.vocab.decode_event(event_tokens, typ.data() + i * length, length);
+      bool exact = decoded == original;
       ++r.events;
-      if (decoded == original) ++r.exact;
+      r.exact += exact;
+      r.spelled += spelled;
+      r.spelled_exact += spelled && exact;
+      auto& table = r.by_table[original.table];
+      table.first++, table.second += exact;
       for (size_t j = 0; j < original.pairs.size(); ++j) {
         auto it = types.find(original.table + '\x1f' + original.pairs[j].first);
         if (it == types.end() || (it->second != "numeric" && it->second != "categorical")) continue;
@@ -308,12 +347,17 @@ std::pair<int64_t, double> usage_and_perplexity(const std::vector<int64_t>& coun
   return {used, total > 0 ? std::exp(entropy) : 0.0};
 }
 
+// The codec keys a resumed run must keep (it may train longer or with another patience).
+nlohmann::json resumable_config(const CodecConfig& config) {
+  nlohmann::json c = config.to_json();
+  c.erase("max_epochs");
+  c.erase("patience");
+  return c;
+}
+
 // What a checkpoint must agree on with the current run to be resumable.
 nlohmann::json fingerprint(const CodecConfig& config, const Dataset& d, const VocabSizes& sizes, uint64_t seed) {
-  nlohmann::json c = config.to_json();
-  c.erase("max_epochs");  // a resumed run may train longer
-  c.erase("patience");
-  return {{"codec", c},
+  return {{"codec", resumable_config(config)},
           {"seed", seed},
           {"events", d.num_events()},
           {"tokens", d.tokens.size()},
@@ -366,7 +410,14 @@ void load_checkpoint(const fs::path& path, const torch::Device& device, const nl
     fail("{}: not a codec checkpoint (format '{}' expected)", path.string(), kCheckpointFormat);
   if (!archive.try_read("fingerprint", saved_fp) || !archive.try_read("state", saved_state))
     fail("{}: checkpoint lacks its fingerprint or state (corrupt)", path.string());
-  std::string diff = fingerprint_diff(nlohmann::json::parse(saved_fp.toStringRef(), nullptr, false), fp);
+  auto saved = nlohmann::json::parse(saved_fp.toStringRef(), nullptr, false);
+  // Keys added since the checkpoint was written mean what they meant then (CodecConfig::from_json).
+  if (saved.is_object() && saved.contains("codec") && saved["codec"].is_object()) try {
+      saved["codec"] = resumable_config(CodecConfig::from_json(saved["codec"]));
+    } catch (const nlohmann::json::exception& e) {
+      fail("{}: checkpoint fingerprint is corrupt ({})", path.string(), e.what());
+    }
+  std::string diff = fingerprint_diff(saved, fp);
   if (!diff.empty())
     fail("{}: checkpoint was written for a different configuration or dataset ({}); train without --resume",
          path.string(), diff);
@@ -526,6 +577,7 @@ TrainResult train_codec(const Dataset& d, const CodecConfig& cfg, const TrainOpt
       }
       model->quantize = st.step >= cfg.warmup_steps;
       Batch b = gather(events, perm.data() + begin, n, device);
+      if (cfg.augment_numbers > 0) redraw_digits(b, cfg.augment_numbers, rng);
       auto out = model->forward(b.tokens, b.types, b.dpe);
       auto heads = run_heads(model, out.hidden, out.commitment, b);
       set_adamw_learning_rate(optimizer, learning_rate(cfg, st.step, cfg.max_epochs * int64_t(batches_per_epoch)));

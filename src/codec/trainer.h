@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <random>
 #include <string>
 #include <utility>
 #include <vector>
@@ -45,6 +46,11 @@ struct HeadOutput {
   torch::Tensor token_target;
 };
 HeadOutput run_heads(RQVAE& model, const torch::Tensor& hidden, const torch::Tensor& commitment, const Batch& batch);
+
+// Number augmentation (`augment_numbers`): redraws every digit of a random `share` of the batch's
+// events. Places, types and all other tokens stay; numbers stay canonical (no leading zero, no
+// fraction ending on 0, no "-0").
+void redraw_digits(Batch& batch, double share, std::mt19937_64& rng);
 
 // Grammar-constrained decoding of events from their quantized latents (B, P, C), as generation
 // decodes: slot by slot when the decoder reads the slots' roles (role_rank), otherwise every slot

@@ -4,11 +4,15 @@
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "ingest/config.h"
+#include "ingest/prepare.h"
+#include "text/serialize.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <fstream>
+#include <map>
 #include <random>
 
 namespace rawmed::codec {
@@ -212,9 +216,71 @@ TEST_F(CodecTest, TrainsWritesOutputsAndDecodes) {
   fs::remove_all(work);
 }
 
+// Number augmentation on every event of the real MIMIC-IV demo: each event keeps its table,
+// columns and non-numeric values; every number keeps its length and stays canonical.
+TEST_F(CodecTest, RedrawnDigitsKeepEveryEventsShapeAndCanonicalNumbers) {
+  fs::path work = temp_dir("redraw");
+  prepare(load_config(fs::path(RAWMED_SOURCE_DIR) / "configs/mimic-iv-demo.toml"), work);
+  Dataset d = Dataset::load(work / "dataset");
+  const int64_t n = static_cast<int64_t>(d.num_events()), length = d.max_tokens_per_event();
+  std::vector<int64_t> token_ids(n * length, 0), type_ids(n * length, 0), place_ids(n * length, 0);
+  for (int64_t e = 0; e < n; ++e)
+    for (size_t i = 0; i < d.event_length(e); ++i) {
+      size_t at = d.event_offsets[e] + i;
+      token_ids[e * length + i] = d.tokens[at], type_ids[e * length + i] = d.types[at];
+      place_ids[e * length + i] = d.dpe[at];
+    }
+  auto tensor = [&](std::vector<int64_t>& v) { return torch::from_blob(v.data(), {n, length}, torch::kLong).clone(); };
+  auto tokens = tensor(token_ids), types = tensor(type_ids), places = tensor(place_ids);
+  std::map<std::string, bool> numeric;  // "table/column"
+  for (const auto& t : d.columns["tables"])
+    for (const auto& c : t["columns"]) numeric[t["name"].get<std::string>() + "/" + c["name"].get<std::string>()] = c["type"] == "numeric";
+  std::mt19937_64 rng(11);
+  Batch unchanged{tokens.clone(), types, places};
+  redraw_digits(unchanged, 0.0, rng);
+  EXPECT_TRUE(torch::equal(unchanged.tokens, tokens));
+
+  Batch all{tokens.clone(), types, places};
+  redraw_digits(all, 1.0, rng);
+  auto redrawn = all.tokens.contiguous();
+  std::vector<uint16_t> event(length);
+  std::vector<uint8_t> event_types(length);
+  int64_t numbers = 0, changed_numbers = 0, changed_events = 0;
+  for (int64_t e = 0; e < n; ++e) {
+    for (int64_t i = 0; i < length; ++i) {
+      event[i] = static_cast<uint16_t>(redrawn.data_ptr<int64_t>()[e * length + i]);
+      event_types[i] = static_cast<uint8_t>(type_ids[e * length + i]);
+    }
+    DecodedEvent original = d.decode(e), now = d.vocab.decode_event(event.data(), event_types.data(), length);
+    ASSERT_TRUE(now.ok) << "event " << e << ": " << now.error;
+    ASSERT_EQ(now.table, original.table);
+    ASSERT_EQ(now.pairs.size(), original.pairs.size());
+    for (size_t p = 0; p < now.pairs.size(); ++p) {
+      const auto& [column, value] = now.pairs[p];
+      ASSERT_EQ(column, original.pairs[p].first);
+      if (!numeric[now.table + "/" + column]) continue;
+      ++numbers;
+      ASSERT_EQ(value.size(), original.pairs[p].second.size()) << value;
+      EXPECT_TRUE(is_canonical_number(value, d.decimals())) << "event " << e << " " << column << " = " << value;
+      changed_numbers += value != original.pairs[p].second;
+    }
+    changed_events += !(now == original);
+  }
+  EXPECT_GT(numbers, 10000);
+  EXPECT_GT(changed_numbers, numbers * 8 / 10);  // a one-digit number redraws to itself 1 time in 9 or 10
+
+  Batch half{tokens.clone(), types, places};
+  redraw_digits(half, 0.5, rng);
+  auto touched = (half.tokens != tokens).any(1).sum().item<int64_t>();
+  EXPECT_GT(touched, changed_events * 4 / 10);  // about half of the events that change at all
+  EXPECT_LT(touched, changed_events * 6 / 10);
+  fs::remove_all(work);
+}
+
 TEST_F(CodecTest, ResumeAfterStopMidEpochIsBitForBit) {
   Dataset d = synthetic_dataset();
   CodecConfig c = codec_preset("tiny");  // 3 epochs of 13 steps
+  c.augment_numbers = 0.5;               // its random draws must resume exactly too
   fs::path full = temp_dir("full"), split = temp_dir("split");
   TrainResult uninterrupted = train_codec(d, c, options(full));
   ASSERT_TRUE(uninterrupted.finished);
