@@ -28,10 +28,7 @@ constexpr const char* kCheckpointFormat = "rawmed-codec-checkpoint/1";
 
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
-// All events padded to L tokens (PAD 0, type 0, DPE 0), resident on the device.
-struct EventTensors {
-  torch::Tensor tokens, types, dpe;  // (N, L) int32, uint8, uint8
-};
+}  // namespace
 
 EventTensors pad_events(const Dataset& d, int length, const torch::Device& device) {
   size_t n = d.num_events();
@@ -57,8 +54,6 @@ Batch gather(const EventTensors& ev, const int64_t* ids, size_t n, const torch::
   return {ev.tokens.index_select(0, index).to(torch::kLong), ev.types.index_select(0, index).to(torch::kLong),
           ev.dpe.index_select(0, index).to(torch::kLong)};
 }
-
-}  // namespace
 
 HeadOutput run_heads(RQVAE& model, const torch::Tensor& hidden, const torch::Tensor& commitment, const Batch& b) {
   namespace F = torch::nn::functional;
@@ -115,12 +110,13 @@ std::unordered_map<std::string, std::string> column_types(const nlohmann::json& 
 // Token kinds of the per-kind accuracy: the token type, with values split by whether the token is a
 // digit-place token of a number (DPE set) or text.
 constexpr const char* kTokenKinds[] = {"table", "column", "number", "text", "sep"};
+enum KindIndex { kTableKind, kColumnKind, kNumberKind, kTextKind, kSepKind };
 int token_kind(uint8_t type, uint8_t dpe) {
   switch (type) {
-    case kTypeTable: return 0;
-    case kTypeColumn: return 1;
-    case kTypeValue: return dpe != kDpeNone ? 2 : 3;
-    default: return 4;
+    case kTypeTable: return kTableKind;
+    case kTypeColumn: return kColumnKind;
+    case kTypeValue: return dpe != kDpeNone ? kNumberKind : kTextKind;
+    default: return kSepKind;
   }
 }
 
@@ -194,9 +190,8 @@ EvalResult evaluate(RQVAE& model, const Dataset& d, const EventTensors& ev, cons
         r.correct += right;
         r.kind_tokens[kind]++;
         r.kind_correct[kind] += right;
-        auto vocab_kind = d.vocab.token(d.tokens[off + j]).kind;  // a text value not whole in the vocabulary:
-        spelled |= d.types[off + j] == kTypeValue && d.dpe[off + j] == kDpeNone &&
-                   (vocab_kind == TokenKind::kWord || vocab_kind == TokenKind::kByte);
+        auto piece = d.vocab.token(d.tokens[off + j]).kind;  // a text value not whole in the vocabulary
+        spelled |= kind == kTextKind && (piece == TokenKind::kWord || piece == TokenKind::kByte);
       }
       DecodedEvent original = d.decode(e), decoded = d.vocab.decode_event(event_tokens, typ.data() + i * length, length);
       bool exact = decoded == original;

@@ -37,6 +37,14 @@ struct Batch {
   torch::Tensor tokens, types, dpe;  // (B, L)
 };
 
+// All events of a dataset padded to L tokens (PAD 0, type 0, DPE 0), resident on the device.
+struct EventTensors {
+  torch::Tensor tokens, types, dpe;  // (N, L) int32, uint8, uint8
+};
+EventTensors pad_events(const Dataset& dataset, int length, const torch::Device& device);
+// Events `ids[0..n)` as a training batch.
+Batch gather(const EventTensors& events, const int64_t* ids, size_t n, const torch::Device& device);
+
 // Heads and loss on non-pad positions only (the loss ignores pad, most of the L slots):
 // loss = CE(token) + CE(type) + CE(DPE) + commitment * beta.
 struct HeadOutput {

@@ -13,6 +13,7 @@
 
 #include <fstream>
 #include <map>
+#include <numeric>
 #include <random>
 
 namespace rawmed::codec {
@@ -223,33 +224,30 @@ TEST_F(CodecTest, RedrawnDigitsKeepEveryEventsShapeAndCanonicalNumbers) {
   prepare(load_config(fs::path(RAWMED_SOURCE_DIR) / "configs/mimic-iv-demo.toml"), work);
   Dataset d = Dataset::load(work / "dataset");
   const int64_t n = static_cast<int64_t>(d.num_events()), length = d.max_tokens_per_event();
-  std::vector<int64_t> token_ids(n * length, 0), type_ids(n * length, 0), place_ids(n * length, 0);
-  for (int64_t e = 0; e < n; ++e)
-    for (size_t i = 0; i < d.event_length(e); ++i) {
-      size_t at = d.event_offsets[e] + i;
-      token_ids[e * length + i] = d.tokens[at], type_ids[e * length + i] = d.types[at];
-      place_ids[e * length + i] = d.dpe[at];
-    }
-  auto tensor = [&](std::vector<int64_t>& v) { return torch::from_blob(v.data(), {n, length}, torch::kLong).clone(); };
-  auto tokens = tensor(token_ids), types = tensor(type_ids), places = tensor(place_ids);
+  std::vector<int64_t> ids(n);
+  std::iota(ids.begin(), ids.end(), 0);
+  EventTensors padded = pad_events(d, static_cast<int>(length), torch::kCPU);
+  auto batch = [&] { return gather(padded, ids.data(), n, torch::kCPU); };  // as the training loop feeds it
+  const auto tokens = batch().tokens;
   std::map<std::string, bool> numeric;  // "table/column"
   for (const auto& t : d.columns["tables"])
-    for (const auto& c : t["columns"]) numeric[t["name"].get<std::string>() + "/" + c["name"].get<std::string>()] = c["type"] == "numeric";
+    for (const auto& c : t["columns"])
+      numeric[t["name"].get<std::string>() + "/" + c["name"].get<std::string>()] = c["type"] == "numeric";
   std::mt19937_64 rng(11);
-  Batch unchanged{tokens.clone(), types, places};
+  Batch unchanged = batch();
   redraw_digits(unchanged, 0.0, rng);
   EXPECT_TRUE(torch::equal(unchanged.tokens, tokens));
 
-  Batch all{tokens.clone(), types, places};
+  Batch all = batch();
   redraw_digits(all, 1.0, rng);
-  auto redrawn = all.tokens.contiguous();
+  auto redrawn = all.tokens.contiguous(), types = all.types.contiguous();
   std::vector<uint16_t> event(length);
   std::vector<uint8_t> event_types(length);
   int64_t numbers = 0, changed_numbers = 0, changed_events = 0;
   for (int64_t e = 0; e < n; ++e) {
     for (int64_t i = 0; i < length; ++i) {
       event[i] = static_cast<uint16_t>(redrawn.data_ptr<int64_t>()[e * length + i]);
-      event_types[i] = static_cast<uint8_t>(type_ids[e * length + i]);
+      event_types[i] = static_cast<uint8_t>(types.data_ptr<int64_t>()[e * length + i]);
     }
     DecodedEvent original = d.decode(e), now = d.vocab.decode_event(event.data(), event_types.data(), length);
     ASSERT_TRUE(now.ok) << "event " << e << ": " << now.error;
@@ -269,7 +267,7 @@ TEST_F(CodecTest, RedrawnDigitsKeepEveryEventsShapeAndCanonicalNumbers) {
   EXPECT_GT(numbers, 10000);
   EXPECT_GT(changed_numbers, numbers * 8 / 10);  // a one-digit number redraws to itself 1 time in 9 or 10
 
-  Batch half{tokens.clone(), types, places};
+  Batch half = batch();
   redraw_digits(half, 0.5, rng);
   auto touched = (half.tokens != tokens).any(1).sum().item<int64_t>();
   EXPECT_GT(touched, changed_events * 4 / 10);  // about half of the events that change at all
