@@ -17,7 +17,7 @@ build: configure
 # The demo needs only the rawmed binary (not the tests and benchmarks).
 demo: configure
 	@cmake --build $(BUILD) -j $(JOBS) --target rawmed
-	$(BUILD)/rawmed run --config configs/mimic-iv-demo.toml --work $(WORK) --preset demo --max-train-minutes 4 --n 40
+	$(BUILD)/rawmed run --config configs/mimic-iv-demo.toml --work $(WORK) --preset demo --codec-minutes 4 --temporal-minutes 8 --n 40
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

@@ -39,6 +39,10 @@ struct RunArgs {
   bool quiet = false;
   bool force = false;
   double max_train_minutes = 0;  // per training stage; 0: the preset's own limits
+  double codec_minutes = -1;     // >= 0: overrides max_train_minutes for that stage
+  double temporal_minutes = -1;
+
+  double minutes_of(double stage_minutes) const { return stage_minutes >= 0 ? stage_minutes : max_train_minutes; }
 };
 
 std::string toml_text(const toml::table& table) {
@@ -88,7 +92,9 @@ void run_pipeline(const RunArgs& args) {
   train.device = args.device;
   train.threads = args.threads;
   train.seed = args.seed;
-  train.max_minutes = args.max_train_minutes;
+  TrainArgs codec_train = train, temporal_train = train;
+  codec_train.max_minutes = args.minutes_of(args.codec_minutes);
+  temporal_train.max_minutes = args.minutes_of(args.temporal_minutes);
 
   // Prepare's inputs: the config without the stage sections, and every raw file it reads.
   toml::table dataset_part = config.root;
@@ -121,14 +127,14 @@ void run_pipeline(const RunArgs& args) {
                     [&] { prepare(config, work); }});
   stages.push_back({"codec",
                     {{"section", section("codec")}, {"preset", args.preset}, {"seed", args.seed},
-                     {"max_minutes", args.max_train_minutes}},
+                     {"max_minutes", codec_train.max_minutes}},
                     codec_out,
-                    [&] { codec::run_training(train); }});
+                    [&] { codec::run_training(codec_train); }});
   stages.push_back({"temporal",
                     {{"section", section("temporal")}, {"preset", args.preset}, {"seed", args.seed},
-                     {"max_minutes", args.max_train_minutes}},
+                     {"max_minutes", temporal_train.max_minutes}},
                     temporal_out,
-                    [&] { temporal::run_training(train); }});
+                    [&] { temporal::run_training(temporal_train); }});
   stages.push_back({"generate",
                     {{"section", section("generate")}, {"n", args.n}, {"seed", args.seed}},
                     generate_out,
@@ -204,6 +210,9 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("--threads", args->threads, "CPU threads (0: all cores)");
   cmd->add_option("--device", args->device, "cpu or cuda");
   cmd->add_option("--max-train-minutes", args->max_train_minutes, "wall-clock limit of each training stage (0: none)");
+  cmd->add_option("--codec-minutes", args->codec_minutes, "wall-clock limit of the codec stage (default: --max-train-minutes)");
+  cmd->add_option("--temporal-minutes", args->temporal_minutes,
+                  "wall-clock limit of the temporal stage (default: --max-train-minutes)");
   cmd->add_flag("--force", args->force, "rerun every stage even when up to date");
   cmd->add_flag("--quiet", args->quiet, "no progress output");
   cmd->callback([args] {

@@ -46,7 +46,8 @@ struct CodecConfig {
   double lr = 2e-3;
   double weight_decay = 0.01;
   double clip = 5.0;
-  std::string lr_schedule = "cosine";  // "constant" or "cosine" (decay to min_lr_ratio * lr at max_epochs)
+  // "constant" or "cosine" (to min_lr_ratio * lr at max_epochs, or at the --max-minutes deadline)
+  std::string lr_schedule = "cosine";
   int lr_warmup_steps = 200;     // linear warm-up of the learning rate
   double min_lr_ratio = 0.05;
   int max_epochs = 10;

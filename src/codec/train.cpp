@@ -6,6 +6,7 @@
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/schedule.h"
 #include "common/torch_env.h"
 #include "ingest/config.h"
 #include "text/grammar.h"
@@ -23,10 +24,7 @@
 namespace rawmed::codec {
 namespace {
 
-using Clock = std::chrono::steady_clock;
 constexpr const char* kCheckpointFormat = "rawmed-codec-checkpoint/1";
-
-double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 }  // namespace
 
@@ -468,12 +466,12 @@ void init_codebooks(RQVAE& model, const EventTensors& ev, const std::vector<int6
   model->quantizer->kmeans_init(torch::cat(latents, 0), c.kmeans_iters, rng);
 }
 
-// Learning rate of a step: linear warm-up, then constant or cosine decay to min_lr_ratio * lr.
-double learning_rate(const CodecConfig& c, int64_t step, int64_t total_steps) {
+// Learning rate of a step: linear warm-up, then constant or cosine decay to min_lr_ratio * lr
+// over the run (progress from run_progress: steps or the share of a --max-minutes budget).
+double learning_rate(const CodecConfig& c, int64_t step, double progress) {
   double warm = c.lr_warmup_steps > 0 ? std::min(1.0, double(step + 1) / c.lr_warmup_steps) : 1.0;
   if (c.lr_schedule != "cosine") return c.lr * warm;
-  double progress = std::clamp(double(step) / std::max<int64_t>(1, total_steps), 0.0, 1.0);
-  return c.lr * warm * (c.min_lr_ratio + (1 - c.min_lr_ratio) * 0.5 * (1 + std::cos(M_PI * progress)));
+  return warm * cosine_lr(c.lr, c.min_lr_ratio, progress);
 }
 
 std::vector<int64_t> shuffled(std::vector<int64_t> ids, std::mt19937_64& rng) {
@@ -549,6 +547,7 @@ TrainResult train_codec(const Dataset& d, const CodecConfig& cfg, const TrainOpt
   int64_t steps_this_call = 0;
   size_t batches_per_epoch = train_ids.size() / cfg.batch_size + (train_ids.size() % cfg.batch_size >= 2 ? 1 : 0);
   bool out_of_time = false;
+  double lr = cfg.lr;  // of the last step
   TrainResult result;
   auto save = [&] { save_checkpoint(checkpoint, model, optimizer, best, fp, st.to_json(rng), perm); };
 
@@ -575,7 +574,10 @@ TrainResult train_codec(const Dataset& d, const CodecConfig& cfg, const TrainOpt
       if (cfg.augment_numbers > 0) redraw_digits(b, cfg.augment_numbers, rng);
       auto out = model->forward(b.tokens, b.types, b.dpe);
       auto heads = run_heads(model, out.hidden, out.commitment, b);
-      set_adamw_learning_rate(optimizer, learning_rate(cfg, st.step, cfg.max_epochs * int64_t(batches_per_epoch)));
+      double done =
+          run_progress(st.step, cfg.max_epochs * int64_t(batches_per_epoch), seconds_since(run_start), o.max_minutes * 60);
+      lr = learning_rate(cfg, st.step, done);
+      set_adamw_learning_rate(optimizer, lr);
       optimizer.zero_grad();
       heads.loss.backward();
       torch::nn::utils::clip_grad_norm_(model->parameters(), cfg.clip);
@@ -619,12 +621,6 @@ TrainResult train_codec(const Dataset& d, const CodecConfig& cfg, const TrainOpt
     st.epoch_seconds = seconds_before + epoch_train_seconds;
     st.train_seconds += epoch_train_seconds;
     progress.finish();
-    if (out_of_time) {
-      st.stopped_by = "max_minutes";
-      save();
-      log_info("codec: --max-minutes reached in epoch {}; checkpoint saved (continue with --resume)", st.epoch + 1);
-      break;
-    }
 
     EvalResult valid = evaluate(model, d, events, split_ids[kValid], col_types, grammar, device, nullptr);
     auto codebook = codebook_json(st.code_counts);
@@ -642,6 +638,8 @@ TrainResult train_codec(const Dataset& d, const CodecConfig& cfg, const TrainOpt
                             {"codebook_usage", codebook["usage"]},
                             {"codebook_perplexity", codebook["perplexity"]},
                             {"restarted_codes", st.restarted},
+                            {"lr", lr},
+                            {"partial", out_of_time},
                             {"seconds", st.epoch_seconds},
                             {"events_per_second", st.epoch_events / std::max(1e-9, st.epoch_seconds)}};
     st.history.push_back(entry);
@@ -662,6 +660,14 @@ TrainResult train_codec(const Dataset& d, const CodecConfig& cfg, const TrainOpt
     }
     st.epoch++;
     st.next_batch = 0;
+    if (out_of_time) {
+      // The partial epoch counts as done (its weights were evaluated above, at the schedule's
+      // lowest rate); --resume goes on with the next epoch.
+      st.stopped_by = "max_minutes";
+      save();
+      log_info("codec: --max-minutes reached in epoch {}; checkpoint saved (continue with --resume)", st.epoch);
+      break;
+    }
     if (st.bad_epochs >= cfg.patience) st.done = true, st.stopped_by = "early_stopping";
     else if (st.epoch >= cfg.max_epochs) st.done = true, st.stopped_by = "max_epochs";
     if (st.done) perm.clear();

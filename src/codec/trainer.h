@@ -21,7 +21,8 @@ struct TrainOptions {
   uint64_t seed = 0;
   bool resume = false;
   bool bf16 = false;
-  double max_minutes = 0;        // 0: no limit; when reached: checkpoint, then outputs from the best epoch so far
+  double max_minutes = 0;        // 0: no limit; the cosine ends at this deadline; then the partial epoch is
+                                 // evaluated, checkpointed, and outputs come from the best epoch so far
   int64_t stop_after_steps = 0;  // tests: checkpoint and return after this many steps of this call, as if killed
   nlohmann::json record;         // extra fields for train.json (config file, dataset folder, ...)
 };

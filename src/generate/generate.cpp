@@ -4,6 +4,7 @@
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/schedule.h"
 #include "common/torch_env.h"
 #include "generate/validate.h"
 #include "generate/writer.h"
@@ -23,10 +24,6 @@
 namespace rawmed::generate {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
 
 struct Settings {
   temporal::SampleOptions sample;

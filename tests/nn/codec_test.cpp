@@ -217,6 +217,36 @@ TEST_F(CodecTest, TrainsWritesOutputsAndDecodes) {
   fs::remove_all(work);
 }
 
+// Under a wall-clock budget the cosine schedule reaches its floor at the deadline, and the partial
+// epoch is evaluated and kept as the run's output; --resume goes on with the next epoch.
+TEST_F(CodecTest, ATimeBudgetEndsTheScheduleAndKeepsThePartialEpoch) {
+  Dataset d = synthetic_dataset();
+  CodecConfig c = codec_preset("tiny");
+  c.lr_schedule = "cosine";
+  c.max_epochs = 3;
+  fs::path dir = temp_dir("budget");
+  TrainOptions o = options(dir);
+  o.max_minutes = 1e-7;  // spent before the first step's rate is set
+  ASSERT_TRUE(train_codec(d, c, o).finished);
+  auto report = read_json(dir / "train.json");
+  EXPECT_EQ(report["stopped_by"], "max_minutes");
+  ASSERT_EQ(report["epochs"].size(), 1u);
+  EXPECT_TRUE(report["epochs"][0]["partial"].get<bool>());
+  EXPECT_NEAR(report["epochs"][0]["lr"].get<double>(), c.lr * c.min_lr_ratio, 1e-12);
+  EXPECT_EQ(report["best_epoch"], 1);
+  EXPECT_EQ(read_codes_file(dir / "codes.bin").events, d.num_events());
+
+  o.max_minutes = 0;
+  o.resume = true;
+  ASSERT_TRUE(train_codec(d, c, o).finished);
+  report = read_json(dir / "train.json");
+  EXPECT_EQ(report["stopped_by"], "max_epochs");
+  ASSERT_EQ(report["epochs"].size(), 3u);
+  EXPECT_FALSE(report["epochs"][1]["partial"].get<bool>());
+  EXPECT_GT(report["epochs"][1]["lr"].get<double>(), report["epochs"][2]["lr"].get<double>());
+  fs::remove_all(dir);
+}
+
 // Number augmentation on every event of the real MIMIC-IV demo: each event keeps its table,
 // columns and non-numeric values; every number keeps its length and stays canonical.
 TEST_F(CodecTest, RedrawnDigitsKeepEveryEventsShapeAndCanonicalNumbers) {

@@ -1,5 +1,6 @@
 // End to end on the bundled MIMIC-IV demo with the tiny preset: `rawmed run` writes a synthetic
 // database in the input schema with synthetic ids, and a second run skips every stage.
+#include "common/fs.h"
 #include "ingest/csv.h"
 #include "ingest/schema.h"
 
@@ -58,7 +59,7 @@ TEST(GenerateEndToEnd, TinyPresetRunWritesSyntheticDatabaseAndResumes) {
   fs::path config = work.parent_path() / ("rawmed_gen_e2e_" + std::to_string(::getpid()) + ".toml");
   std::ofstream(config) << toml;
   std::string command = std::string(RAWMED_BINARY) + " run --config " + config.string() + " --work " + work.string() +
-                        " --preset tiny --n 8 --threads 2 --max-train-minutes 1 --quiet";
+                        " --preset tiny --n 8 --threads 2 --max-train-minutes 1 --temporal-minutes 2 --quiet";
   int status = 0;
   std::string log = run_command(command, &status);
   ASSERT_EQ(status, 0) << log;
@@ -74,6 +75,9 @@ TEST(GenerateEndToEnd, TinyPresetRunWritesSyntheticDatabaseAndResumes) {
   EXPECT_TRUE(summary.contains("failures_by_reason"));
   EXPECT_TRUE(summary.contains("events_per_table"));
   EXPECT_TRUE(fs::exists(work / "report/metrics.json"));
+  // --temporal-minutes overrides --max-train-minutes for its stage only.
+  EXPECT_EQ(read_json(work / "run/codec.json")["inputs"]["max_minutes"], 1.0);
+  EXPECT_EQ(read_json(work / "run/temporal.json")["inputs"]["max_minutes"], 2.0);
 
   // Same tables, same column names in the same order as the real split.
   DbSchema real = DbSchema::load(work / "real/train");
@@ -98,7 +102,7 @@ TEST(GenerateEndToEnd, TinyPresetRunWritesSyntheticDatabaseAndResumes) {
 
   // Nothing changed: every stage is skipped.
   log = run_command(std::string(RAWMED_BINARY) + " run --config " + config.string() + " --work " + work.string() +
-                        " --preset tiny --n 8 --threads 2 --max-train-minutes 1",
+                        " --preset tiny --n 8 --threads 2 --max-train-minutes 1 --temporal-minutes 2",
                     &status);
   ASSERT_EQ(status, 0) << log;
   for (const char* stage : {"prepare", "codec", "temporal", "generate", "evaluate"})
