@@ -209,10 +209,13 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("--seed", args->seed, "random seed");
   cmd->add_option("--threads", args->threads, "CPU threads (0: all cores)");
   cmd->add_option("--device", args->device, "cpu or cuda");
-  cmd->add_option("--max-train-minutes", args->max_train_minutes, "wall-clock limit of each training stage (0: none)");
-  cmd->add_option("--codec-minutes", args->codec_minutes, "wall-clock limit of the codec stage (default: --max-train-minutes)");
+  cmd->add_option("--max-train-minutes", args->max_train_minutes, "wall-clock limit of each training stage (0: none)")
+      ->check(CLI::Range(0.0, 1e6));
+  cmd->add_option("--codec-minutes", args->codec_minutes, "wall-clock limit of the codec stage (default: --max-train-minutes)")
+      ->check(CLI::Range(0.0, 1e6));
   cmd->add_option("--temporal-minutes", args->temporal_minutes,
-                  "wall-clock limit of the temporal stage (default: --max-train-minutes)");
+                  "wall-clock limit of the temporal stage (default: --max-train-minutes)")
+      ->check(CLI::Range(0.0, 1e6));
   cmd->add_flag("--force", args->force, "rerun every stage even when up to date");
   cmd->add_flag("--quiet", args->quiet, "no progress output");
   cmd->callback([args] {

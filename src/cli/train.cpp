@@ -27,7 +27,8 @@ void add_train_command(CLI::App& app) {
   cmd->add_flag("--resume", args->resume, "continue from the last checkpoint");
   cmd->add_flag("--bf16", args->bf16, "bf16 autocast on CPU");
   cmd->add_option("--max-epochs", args->max_epochs, "override the preset's epoch limit");
-  cmd->add_option("--max-minutes", args->max_minutes, "stop after this wall time (0: none)");
+  cmd->add_option("--max-minutes", args->max_minutes, "stop after this wall time (0: none)")
+      ->check(CLI::Range(0.0, 1e6));
   cmd->add_flag("--quiet", *quiet, "no progress output");
   cmd->callback([args, stage, quiet] {
     set_quiet(*quiet);

@@ -273,6 +273,7 @@ struct RunState {
   std::string stopped_by;
   double train_seconds = 0;
   int64_t trained_events = 0;
+  double lr = 0;  // of the last step
   nlohmann::json history = nlohmann::json::array();
   // Accumulators of the current epoch.
   double loss_sum = 0, token_loss_sum = 0, type_loss_sum = 0, dpe_loss_sum = 0, commitment_sum = 0;
@@ -286,7 +287,7 @@ struct RunState {
     return {{"epoch", epoch},         {"next_batch", next_batch},       {"step", step},
             {"best_epoch", best_epoch}, {"bad_epochs", bad_epochs},     {"best_exact", best_exact},
             {"best_accuracy", best_accuracy}, {"done", done},           {"stopped_by", stopped_by},
-            {"train_seconds", train_seconds}, {"trained_events", trained_events}, {"history", history},
+            {"train_seconds", train_seconds}, {"trained_events", trained_events}, {"lr", lr}, {"history", history},
             {"loss_sum", loss_sum},   {"token_loss_sum", token_loss_sum}, {"type_loss_sum", type_loss_sum},
             {"dpe_loss_sum", dpe_loss_sum}, {"commitment_sum", commitment_sum}, {"batches", batches},
             {"tokens", tokens},       {"correct", correct},             {"restarted", restarted},
@@ -305,6 +306,7 @@ struct RunState {
     stopped_by = j.at("stopped_by");
     train_seconds = j.at("train_seconds");
     trained_events = j.at("trained_events");
+    lr = j.value("lr", 0.0);  // absent from checkpoints written before it was recorded
     history = j.at("history");
     loss_sum = j.at("loss_sum");
     token_loss_sum = j.at("token_loss_sum");
@@ -540,14 +542,17 @@ TrainResult train_codec(const Dataset& d, const CodecConfig& cfg, const TrainOpt
     log_info("codec: resumed from {} at epoch {} batch {} (step {})", checkpoint.string(), st.epoch + 1,
              st.next_batch, st.step);
   }
-  if (st.done == false && st.epoch >= cfg.max_epochs) st.done = true, st.stopped_by = "max_epochs";
+  auto check_done = [&] {
+    if (st.bad_epochs >= cfg.patience) st.done = true, st.stopped_by = "early_stopping";
+    else if (st.epoch >= cfg.max_epochs) st.done = true, st.stopped_by = "max_epochs";
+  };
+  if (!st.done) check_done();
 
   AutocastScope autocast(o.bf16, device);
   auto run_start = Clock::now();
   int64_t steps_this_call = 0;
   size_t batches_per_epoch = train_ids.size() / cfg.batch_size + (train_ids.size() % cfg.batch_size >= 2 ? 1 : 0);
   bool out_of_time = false;
-  double lr = cfg.lr;  // of the last step
   TrainResult result;
   auto save = [&] { save_checkpoint(checkpoint, model, optimizer, best, fp, st.to_json(rng), perm); };
 
@@ -576,8 +581,8 @@ TrainResult train_codec(const Dataset& d, const CodecConfig& cfg, const TrainOpt
       auto heads = run_heads(model, out.hidden, out.commitment, b);
       double done =
           run_progress(st.step, cfg.max_epochs * int64_t(batches_per_epoch), seconds_since(run_start), o.max_minutes * 60);
-      lr = learning_rate(cfg, st.step, done);
-      set_adamw_learning_rate(optimizer, lr);
+      st.lr = learning_rate(cfg, st.step, done);
+      set_adamw_learning_rate(optimizer, st.lr);
       optimizer.zero_grad();
       heads.loss.backward();
       torch::nn::utils::clip_grad_norm_(model->parameters(), cfg.clip);
@@ -621,6 +626,7 @@ TrainResult train_codec(const Dataset& d, const CodecConfig& cfg, const TrainOpt
     st.epoch_seconds = seconds_before + epoch_train_seconds;
     st.train_seconds += epoch_train_seconds;
     progress.finish();
+    const bool partial = out_of_time && st.next_batch < static_cast<int64_t>(batches_per_epoch);
 
     EvalResult valid = evaluate(model, d, events, split_ids[kValid], col_types, grammar, device, nullptr);
     auto codebook = codebook_json(st.code_counts);
@@ -638,8 +644,8 @@ TrainResult train_codec(const Dataset& d, const CodecConfig& cfg, const TrainOpt
                             {"codebook_usage", codebook["usage"]},
                             {"codebook_perplexity", codebook["perplexity"]},
                             {"restarted_codes", st.restarted},
-                            {"lr", lr},
-                            {"partial", out_of_time},
+                            {"lr", st.lr},
+                            {"partial", partial},
                             {"seconds", st.epoch_seconds},
                             {"events_per_second", st.epoch_events / std::max(1e-9, st.epoch_seconds)}};
     st.history.push_back(entry);
@@ -658,20 +664,18 @@ TrainResult train_codec(const Dataset& d, const CodecConfig& cfg, const TrainOpt
     } else {
       st.bad_epochs++;
     }
+    // A partial epoch counts as done (its weights were evaluated above, at the schedule's lowest
+    // rate); --resume goes on with the next epoch.
     st.epoch++;
     st.next_batch = 0;
-    if (out_of_time) {
-      // The partial epoch counts as done (its weights were evaluated above, at the schedule's
-      // lowest rate); --resume goes on with the next epoch.
-      st.stopped_by = "max_minutes";
-      save();
+    check_done();
+    if (st.done) perm.clear();
+    if (out_of_time && !st.done) st.stopped_by = "max_minutes";
+    save();
+    if (out_of_time && !st.done) {
       log_info("codec: --max-minutes reached in epoch {}; checkpoint saved (continue with --resume)", st.epoch);
       break;
     }
-    if (st.bad_epochs >= cfg.patience) st.done = true, st.stopped_by = "early_stopping";
-    else if (st.epoch >= cfg.max_epochs) st.done = true, st.stopped_by = "max_epochs";
-    if (st.done) perm.clear();
-    save();
   }
   if (st.stopped_by.empty()) st.stopped_by = "max_epochs";
 

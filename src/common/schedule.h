@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <numbers>
 
 namespace rawmed {
 
@@ -25,7 +26,7 @@ inline double run_progress(int64_t step, int64_t total_steps, double elapsed_sec
 
 // Cosine decay from lr (progress 0) to min_ratio * lr (progress 1).
 inline double cosine_lr(double lr, double min_ratio, double progress) {
-  return lr * (min_ratio + (1 - min_ratio) * 0.5 * (1 + std::cos(M_PI * progress)));
+  return lr * (min_ratio + (1 - min_ratio) * 0.5 * (1 + std::cos(std::numbers::pi * progress)));
 }
 
 }  // namespace rawmed

@@ -223,6 +223,7 @@ TEST_F(CodecTest, ATimeBudgetEndsTheScheduleAndKeepsThePartialEpoch) {
   Dataset d = synthetic_dataset();
   CodecConfig c = codec_preset("tiny");
   c.lr_schedule = "cosine";
+  c.lr_warmup_steps = 0;
   c.max_epochs = 3;
   fs::path dir = temp_dir("budget");
   TrainOptions o = options(dir);
@@ -244,6 +245,16 @@ TEST_F(CodecTest, ATimeBudgetEndsTheScheduleAndKeepsThePartialEpoch) {
   ASSERT_EQ(report["epochs"].size(), 3u);
   EXPECT_FALSE(report["epochs"][1]["partial"].get<bool>());
   EXPECT_GT(report["epochs"][1]["lr"].get<double>(), report["epochs"][2]["lr"].get<double>());
+  fs::remove_all(dir);
+
+  // A time-out in the last epoch ends the run as max_epochs (nothing left to resume).
+  c.max_epochs = 1;
+  o = options(dir);
+  o.max_minutes = 1e-7;
+  ASSERT_TRUE(train_codec(d, c, o).finished);
+  report = read_json(dir / "train.json");
+  EXPECT_EQ(report["stopped_by"], "max_epochs");
+  EXPECT_TRUE(report["epochs"][0]["partial"].get<bool>());
   fs::remove_all(dir);
 }
 
