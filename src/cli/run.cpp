@@ -8,6 +8,7 @@
 // files). So editing [temporal] reruns temporal, generate and evaluate, and nothing else.
 #include "cli/commands.h"
 #include "codec/codec.h"
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/log.h"
@@ -21,7 +22,6 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <chrono>
 #include <functional>
 #include <memory>
 #include <sstream>
@@ -80,7 +80,6 @@ bool up_to_date(const fs::path& work, const Stage& stage) {
 }
 
 void run_pipeline(const RunArgs& args) {
-  using Clock = std::chrono::steady_clock;
   auto start = Clock::now();
   Config config = load_config(args.config);
   const fs::path& work = args.work;
@@ -185,12 +184,12 @@ void run_pipeline(const RunArgs& args) {
       write_json_atomic(work / "run" / (stage.name + ".json"),
                         {{"inputs", stage.inputs}, {"outputs", crcs(work, stage.outputs)}});
     }
-    double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    double seconds = seconds_since(t0);
     summary["stages"].push_back({{"stage", stage.name}, {"skipped", skip}, {"seconds", seconds}});
     if (!skip) log_info("run: {}: done in {:.1f} s", stage.name, seconds);
     upstream.insert(upstream.end(), stage.outputs.begin(), stage.outputs.end());
   }
-  summary["seconds"] = std::chrono::duration<double>(Clock::now() - start).count();
+  summary["seconds"] = seconds_since(start);
   write_json_atomic(work / "run" / "run.json", summary);
   log_info("run: finished in {:.1f} s; synthetic database: {}, report: {}", summary["seconds"].get<double>(),
            (work / "synthetic").string(), (work / "report").string());

@@ -3,6 +3,7 @@
 // model.pt and train.json from the best epoch.
 #include "codec/codec.h"
 #include "codec/trainer.h"
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/log.h"
@@ -15,7 +16,6 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <map>
 #include <sstream>
@@ -579,9 +579,9 @@ TrainResult train_codec(const Dataset& d, const CodecConfig& cfg, const TrainOpt
       if (cfg.augment_numbers > 0) redraw_digits(b, cfg.augment_numbers, rng);
       auto out = model->forward(b.tokens, b.types, b.dpe);
       auto heads = run_heads(model, out.hidden, out.commitment, b);
-      double done =
+      double share_done =
           run_progress(st.step, cfg.max_epochs * int64_t(batches_per_epoch), seconds_since(run_start), o.max_minutes * 60);
-      st.lr = learning_rate(cfg, st.step, done);
+      st.lr = learning_rate(cfg, st.step, share_done);
       set_adamw_learning_rate(optimizer, st.lr);
       optimizer.zero_grad();
       heads.loss.backward();
@@ -670,9 +670,10 @@ TrainResult train_codec(const Dataset& d, const CodecConfig& cfg, const TrainOpt
     st.next_batch = 0;
     check_done();
     if (st.done) perm.clear();
-    if (out_of_time && !st.done) st.stopped_by = "max_minutes";
+    const bool resumable_time_out = out_of_time && !st.done;
+    if (resumable_time_out) st.stopped_by = "max_minutes";
     save();
-    if (out_of_time && !st.done) {
+    if (resumable_time_out) {
       log_info("codec: --max-minutes reached in epoch {}; checkpoint saved (continue with --resume)", st.epoch);
       break;
     }

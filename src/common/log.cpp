@@ -30,19 +30,19 @@ void log_line(const std::string& message) {
 
 Progress::Progress(std::string label, int64_t total, std::string unit)
     : label_(std::move(label)), unit_(std::move(unit)), total_(total),
-      start_(std::chrono::steady_clock::now()), last_draw_(start_),
+      start_(Clock::now()), last_draw_(start_),
       tty_(::isatty(STDERR_FILENO) != 0) {}
 
 Progress::~Progress() { finish(); }
 
 double Progress::rate() const {
-  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  double seconds = seconds_since(start_);
   return seconds > 0 ? static_cast<double>(done_) / seconds : 0.0;
 }
 
 void Progress::advance(int64_t n) {
   done_ += n;
-  auto now = std::chrono::steady_clock::now();
+  auto now = Clock::now();
   double since = std::chrono::duration<double>(now - last_draw_).count();
   if (since >= (tty_ ? 0.1 : 5.0)) {
     last_draw_ = now;
@@ -60,7 +60,7 @@ void Progress::finish() {
 
 void Progress::draw(bool final_line) {
   if (quiet_flag) return;
-  double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  double elapsed = seconds_since(start_);
   double r = rate();
   std::string count = total_ > 0 ? fmt::format("{}/{}", done_, total_) : fmt::format("{}", done_);
   std::string eta = (total_ > 0 && r > 0) ? format_seconds(static_cast<double>(total_ - done_) / r) : "?";

@@ -1,9 +1,10 @@
 #pragma once
 // Logging and progress. On a terminal a progress bar with rate and ETA is redrawn in place;
 // otherwise (CI, pipes, files) plain log lines are printed at most every few seconds.
+#include "common/clock.h"
+
 #include <fmt/format.h>
 
-#include <chrono>
 #include <cstdint>
 #include <string>
 
@@ -34,7 +35,7 @@ class Progress {
   void draw(bool final_line);
   std::string label_, unit_, postfix_;
   int64_t total_, done_ = 0;
-  std::chrono::steady_clock::time_point start_, last_draw_;
+  Clock::time_point start_, last_draw_;
   bool tty_, finished_ = false;
 };
 

@@ -1,18 +1,11 @@
 #pragma once
-// Wall-clock time and the learning-rate schedule shared by the training loops.
+// The learning-rate schedule shared by the training loops.
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <numbers>
 
 namespace rawmed {
-
-using Clock = std::chrono::steady_clock;
-
-inline double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
 
 // Share of a run done, in [0, 1]: steps done of the planned steps or, under a wall-clock budget
 // (--max-minutes; budget_seconds > 0), the share of the budget spent when that is larger. A cosine

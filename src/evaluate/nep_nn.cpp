@@ -2,6 +2,7 @@
 // reference: every step of a training stay is a target at once (the reference draws one random cut
 // per stay and epoch), which sees the same prefixes with less variance; the test score pools all
 // steps of each real test stay, and the reference's one-cut-per-stay score is reported beside it.
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "common/torch_env.h"
@@ -11,7 +12,6 @@
 #include <torch/torch.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <limits>
 #include <numeric>
@@ -160,7 +160,7 @@ double micro_f1(std::span<const std::vector<int32_t>> truth, std::span<const std
 
 nlohmann::json train_and_score_nep(const std::vector<ItemSetSequence>& sequences, const std::vector<ItemSetSequence>& test,
                                    int items, const NepConfig& config) {
-  auto start = std::chrono::steady_clock::now();
+  auto start = Clock::now();
   const torch::Device device = parse_device(config.device);
   std::vector<int> ids = usable(sequences), test_ids = usable(test);
   nlohmann::json out = {{"train_sequences", ids.size()}};
@@ -247,7 +247,7 @@ nlohmann::json train_and_score_nep(const std::vector<ItemSetSequence>& sequences
       ++epoch;
       break;
     }
-    double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    double elapsed = seconds_since(start);
     if (elapsed > config.max_train_seconds) {
       stopped = "time_cap";
       ++epoch;
@@ -282,13 +282,13 @@ nlohmann::json train_and_score_nep(const std::vector<ItemSetSequence>& sequences
   out["stopped_by"] = stopped;
   out["micro_f1"] = number(micro_f1(truth, predicted));
   out["micro_f1_one_cut"] = number(micro_f1(cut_truth, cut_predicted));
-  out["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  out["seconds"] = seconds_since(start);
   return out;
 }
 
 nlohmann::json evaluate_next_event(const Database& train, const Database& test, const Database& candidate,
                                    const StringPool& pool, const NepConfig& config) {
-  auto start = std::chrono::steady_clock::now();
+  auto start = Clock::now();
   std::vector<std::string> vocabulary = nep_vocabulary(train, pool, config.max_items);
   const int items = static_cast<int>(vocabulary.size());
   std::vector<ItemSetSequence> real_train = item_set_sequences(train, pool, vocabulary, config.max_steps);
@@ -310,7 +310,7 @@ nlohmann::json evaluate_next_event(const Database& train, const Database& test, 
                             ? nlohmann::json{{"not_computed", "the candidate is the real test split itself"},
                                              {"micro_f1", nullptr}}
                             : train_and_score_nep(cand, real_test, items, config);
-  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  double seconds = seconds_since(start);
   log_info("next-event prediction: micro-F1 TRTR {}, TSTR {} (repeat-last {:.3f}) ({:.1f} s)", trtr["micro_f1"].dump(),
            tstr["micro_f1"].dump(), repeat_f1, seconds);
   int64_t steps = 0;

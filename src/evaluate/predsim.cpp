@@ -2,6 +2,7 @@
 // column in turn is predicted from the others by XGBoost, trained on real train (TRTR) or on the
 // candidate (TSTR), tested on real test rows that are not exact copies of a training row.
 // Categorical targets: error rate (and macro-F1); numeric targets: SMAPE (and MAE).
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "evaluate/metrics.h"
@@ -9,7 +10,6 @@
 #include "evaluate/xgb.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -250,7 +250,7 @@ nlohmann::json evaluate_predictive_similarity(const Database& train, const Datab
     return {{"not_computed",
              "the candidate is the real test split itself: every test row is a copy of a candidate row (pass the "
              "valid split, or synthetic data, as the candidate)"}};
-  auto start = std::chrono::steady_clock::now();
+  auto start = Clock::now();
   nlohmann::json tables = nlohmann::json::array(), columns = nlohmann::json::array();
   std::vector<double> smape_trtr, smape_tstr, error_trtr, error_tstr;
   Progress progress("predictive similarity", static_cast<int64_t>(train.tables.size()), "tables");
@@ -321,7 +321,7 @@ nlohmann::json evaluate_predictive_similarity(const Database& train, const Datab
     progress.advance();
   }
   progress.finish();
-  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  double seconds = seconds_since(start);
   nlohmann::json headline = {{"numeric_columns", smape_trtr.size()},
                              {"trtr_smape_mean", number(mean(smape_trtr))},
                              {"tstr_smape_mean", number(mean(smape_tstr))},

@@ -1,6 +1,7 @@
 // The evaluation driver: loads the real splits and the synthetic database, runs every section for
 // the synthetic data and for the real test split (the noise floor), writes metrics.json and
 // report.html into the report folder atomically.
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/log.h"
@@ -10,7 +11,6 @@
 #include "ingest/config.h"
 #include "rawmed_version.h"
 
-#include <chrono>
 #include <ctime>
 
 namespace rawmed::eval {
@@ -162,7 +162,7 @@ nlohmann::json build_summary(const nlohmann::json& sections) {
 }  // namespace
 
 nlohmann::json run_evaluation(const EvaluateRequest& request) {
-  auto start = std::chrono::steady_clock::now();
+  auto start = Clock::now();
   const EvalConfig& config = request.eval;
   StringPool pool;
   fs::path train_dir = request.real / "train", test_dir = request.real / "test", valid_dir = request.real / "valid";
@@ -189,14 +189,14 @@ nlohmann::json run_evaluation(const EvaluateRequest& request) {
   Progress progress("evaluate", 9, "sections");
   auto timed = [&](const std::string& name, auto&& fn) {
     progress.set_postfix(name);
-    auto t0 = std::chrono::steady_clock::now();
+    auto t0 = Clock::now();
     try {
       sections[name] = fn();
     } catch (const std::exception& e) {
       sections[name] = {{"error", e.what()}};
       log_info("evaluate: section {} failed: {}", name, e.what());
     }
-    timing[name] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    timing[name] = seconds_since(t0);
     progress.advance();
   };
   auto both = [&](auto&& fn) {
@@ -253,7 +253,7 @@ nlohmann::json run_evaluation(const EvaluateRequest& request) {
   };
   metrics["summary"] = build_summary(sections);
   metrics["seconds"] = timing;
-  metrics["seconds"]["total"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  metrics["seconds"]["total"] = seconds_since(start);
 
   std::string html = render_report_html(metrics, train, test, synthetic, pool, config);
   AtomicDir out(request.out);

@@ -4,6 +4,7 @@
 // trains in seconds on 2 cores and keeps the comparison TSTR vs TRTR the same.
 #include "evaluate/utility.h"
 
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "evaluate/metrics.h"
@@ -12,7 +13,6 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <map>
 #include <regex>
@@ -601,7 +601,7 @@ double macro_auroc(std::span<const float> scores, std::span<const int> labels, i
 
 nlohmann::json evaluate_utility(const Database& train, const Database& test, const Database& candidate,
                                 const StringPool& pool, const UtilityConfig& config) {
-  auto start = std::chrono::steady_clock::now();
+  auto start = Clock::now();
   std::vector<UtilityTask> tasks = config.tasks.empty() ? preset_utility_tasks(config.preset, train.schema) : config.tasks;
   log_info("utility: {} tasks, {} seeds, TSTR on {} candidate stays vs TRTR on {} real train stays ({} XGBoost threads)",
            tasks.size(), config.seeds, candidate.stays.size(), train.stays.size(), config.xgb.threads);
@@ -711,7 +711,7 @@ nlohmann::json evaluate_utility(const Database& train, const Database& test, con
   };
   auto [trtr_mean, trtr_std] = summary(per_seed_trtr);
   auto [tstr_mean, tstr_std] = summary(per_seed_tstr);
-  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  double seconds = seconds_since(start);
   nlohmann::json headline = {{"tasks_averaged", per_seed_trtr.front().size()},
                              {"trtr_auroc_mean", number(trtr_mean)},
                              {"trtr_auroc_std", number(trtr_std)},

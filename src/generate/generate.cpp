@@ -1,10 +1,10 @@
 #include "generate/generate.h"
 
 #include "codec/codec.h"
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/log.h"
-#include "common/schedule.h"
 #include "common/torch_env.h"
 #include "generate/validate.h"
 #include "generate/writer.h"
@@ -15,7 +15,6 @@
 #include "text/dataset.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <random>
 #include <set>
@@ -23,7 +22,6 @@
 
 namespace rawmed::generate {
 namespace {
-
 
 struct Settings {
   temporal::SampleOptions sample;

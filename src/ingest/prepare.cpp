@@ -1,5 +1,6 @@
 #include "ingest/prepare.h"
 
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/log.h"
@@ -13,7 +14,6 @@
 #include "text/serialize.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <fstream>
 #include <map>
@@ -475,7 +475,7 @@ void write_real_splits(const Prepared& p, const DbSchema& schema, const fs::path
 EncodeThroughput encode_all_rows(const Config& config, const Dataset& dataset) {
   const DatasetSpec& spec = config.dataset;
   EncodeThroughput result;
-  auto start = std::chrono::steady_clock::now();
+  auto start = Clock::now();
   Vocab vocab = dataset.vocab;  // tables and columns are already in it: adding finds them
   for (size_t t = 0; t < spec.tables.size(); ++t) {
     const TableSpec& ts = spec.tables[t];
@@ -503,7 +503,7 @@ EncodeThroughput encode_all_rows(const Config& config, const Dataset& dataset) {
       result.tokens += static_cast<int64_t>(encoded.tokens.size());
     }
   }
-  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  result.seconds = seconds_since(start);
   return result;
 }
 
@@ -517,7 +517,7 @@ void write_resolved_config(const Config& config, const fs::path& path) {
 }
 
 nlohmann::json prepare(const Config& config, const fs::path& work) {
-  auto start = std::chrono::steady_clock::now();
+  auto start = Clock::now();
   const DatasetSpec& spec = config.dataset;
   fs::create_directories(work);
   Prepared p;
@@ -663,7 +663,7 @@ nlohmann::json prepare(const Config& config, const fs::path& work) {
     if (t.dictionary) input_files[t.dictionary->file.string()] = file_crc32(t.dictionary->file);
   }
   int64_t all_checked = checked[0] + checked[1] + checked[2], all_exact = exact[0] + exact[1] + exact[2];
-  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  double seconds = seconds_since(start);
   nlohmann::json summary = {
       {"dataset", spec.name},
       {"stays", d.stays.size()},

@@ -1,11 +1,11 @@
 #include "temporal/sampler.h"
 
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/log.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <numeric>
 #include <random>
@@ -105,7 +105,7 @@ SampledTokens sample_sequences(Transformer& net, const Layout& layout, int64_t n
   const int V = layout.vocab_size();
   SampledTokens out;
   out.sequences.reserve(n);
-  auto started = std::chrono::steady_clock::now();
+  auto started = Clock::now();
   Progress progress("sample", n, "stays");
   std::vector<char> allowed;
   for (int64_t first = 0; first < n; first += settings.batch_size) {
@@ -155,7 +155,7 @@ SampledTokens sample_sequences(Transformer& net, const Layout& layout, int64_t n
     progress.advance(B);
   }
   progress.finish();
-  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  out.seconds = seconds_since(started);
   return out;
 }
 

@@ -1,5 +1,6 @@
 // `rawmed train --stage temporal`: next-token training of the causal Transformer over
 // START [GENDER AGE] (time digits, codes)* END sequences (docs/formats/temporal.md).
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/log.h"
@@ -14,7 +15,6 @@
 #include <ATen/autocast_mode.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <numeric>
 #include <random>
@@ -23,7 +23,6 @@
 namespace rawmed::temporal {
 
 namespace {
-
 
 struct Metrics {
   double loss_sum = 0;
