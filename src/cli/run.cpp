@@ -83,6 +83,7 @@ void run_pipeline(const RunArgs& args) {
   auto start = Clock::now();
   Config config = load_config(args.config);
   const fs::path& work = args.work;
+  WorkLock lock(work, "run");
   fs::create_directories(work / "run");
 
   TrainArgs train;

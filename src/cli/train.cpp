@@ -2,6 +2,7 @@
 #include "cli/commands.h"
 #include "codec/codec.h"
 #include "common/error.h"
+#include "common/fs.h"
 #include "common/log.h"
 #include "temporal/temporal.h"
 
@@ -32,6 +33,7 @@ void add_train_command(CLI::App& app) {
   cmd->add_flag("--quiet", *quiet, "no progress output");
   cmd->callback([args, stage, quiet] {
     set_quiet(*quiet);
+    WorkLock lock(args->work, "train --stage " + *stage);
     if (*stage == "codec") codec::run_training(*args);
     else temporal::run_training(*args);
   });

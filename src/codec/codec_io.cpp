@@ -76,14 +76,15 @@ void save_model(const fs::path& path, RQVAE& model) {
   archive.write("model", weights);
   std::ostringstream bytes;
   archive.save_to(bytes);
-  write_file_atomic(path, bytes.str());
+  write_file_checksummed(path, bytes.str());
 }
 
 RQVAE load_model(const fs::path& path, const torch::Device& device) {
   if (!fs::exists(path)) fail("{}: no codec model; run `rawmed train --stage codec` first", path.string());
   torch::serialize::InputArchive archive;
+  std::istringstream bytes(read_file_checksummed(path));
   try {
-    archive.load_from(path.string(), device);
+    archive.load_from(bytes, device);
   } catch (const c10::Error& e) {
     fail("{}: not a readable codec model (corrupt or truncated file)", path.string());
   }

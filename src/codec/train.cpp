@@ -375,7 +375,7 @@ void save_checkpoint(const fs::path& path, RQVAE& model, torch::optim::AdamW& op
   archive.write("best", best_weights);
   std::ostringstream bytes;
   archive.save_to(bytes);
-  write_file_atomic(path, bytes.str());
+  write_file_checksummed(path, bytes.str());
 }
 
 // Differences between two fingerprints, as "key: checkpoint X, now Y".
@@ -395,8 +395,9 @@ void load_checkpoint(const fs::path& path, const torch::Device& device, const nl
                      std::vector<int64_t>& perm) {
   if (!fs::exists(path)) fail("{}: no checkpoint to resume from (train without --resume first)", path.string());
   torch::serialize::InputArchive archive;
+  std::istringstream bytes(read_file_checksummed(path));
   try {
-    archive.load_from(path.string(), device);
+    archive.load_from(bytes, device);
   } catch (const c10::Error&) {
     fail("{}: corrupt or truncated checkpoint (cannot be read); delete it or train without --resume", path.string());
   }

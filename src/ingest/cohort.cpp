@@ -8,6 +8,7 @@
 #include <charconv>
 #include <cmath>
 #include <map>
+#include <unordered_map>
 
 namespace rawmed {
 namespace {
@@ -101,10 +102,16 @@ Cohort build_cohort(const DatasetSpec& spec) {
   std::vector<Candidate> all;
   int64_t raw = 0, long_enough = 0;
   const int64_t window_minutes = int64_t{spec.window_hours} * 60;
+  std::unordered_map<std::string, int64_t> line_of_stay;  // a repeated id would split its events
   while (csv.next()) {
     ++raw;
     CohortStay s;
     s.stay_id = csv.field(stay);
+    if (s.stay_id.empty()) fail("{}:{}: field '{}': empty stay id", csv.path(), csv.line(), c.stay_id);
+    auto [seen, first] = line_of_stay.emplace(s.stay_id, csv.line());
+    if (!first)
+      fail("{}:{}: field '{}': duplicate stay id \"{}\" (first on line {}); each stay must be listed once", csv.path(),
+           csv.line(), c.stay_id, s.stay_id, seen->second);
     s.patient_id = csv.field(patient);
     s.admission_id = csv.field(admission);
     s.outtime_text = csv.field(outtime);

@@ -4,6 +4,8 @@
 
 #include <fmt/ranges.h>
 
+#include <cctype>
+
 namespace rawmed {
 namespace {
 
@@ -30,11 +32,42 @@ std::string require_string(const toml::table& table, std::string_view key, std::
   return get_string(table, key, "", context, file);
 }
 
-std::filesystem::path resolve_file(const std::filesystem::path& root, const std::string& name, std::string_view key,
+// Where input files may be: under dataset.root, unless the config opts out explicitly.
+struct InputRoot {
+  std::filesystem::path dir;
+  bool allow_outside = false;
+};
+
+bool is_under(const std::filesystem::path& path, const std::filesystem::path& dir) {
+  auto rel = path.lexically_relative(dir);
+  return !rel.empty() && *rel.begin() != "..";
+}
+
+std::filesystem::path resolve_file(const InputRoot& root, const std::string& name, std::string_view key,
                                    const std::filesystem::path& file) {
-  std::filesystem::path path = std::filesystem::path(name).is_absolute() ? std::filesystem::path(name) : root / name;
-  if (!std::filesystem::exists(path)) fail("{}: '{}': file not found: {}", file.string(), key, path.string());
-  return path.lexically_normal();
+  std::filesystem::path path = std::filesystem::path(name).is_absolute() ? std::filesystem::path(name) : root.dir / name;
+  path = path.lexically_normal();
+  // Lexical: a symbolic link inside the root is the user's own choice and is followed.
+  auto root_dir = std::filesystem::absolute(root.dir).lexically_normal();
+  if (!root.allow_outside && !is_under(std::filesystem::absolute(path).lexically_normal(), root_dir))
+    fail("{}: '{}': {} is outside dataset.root ({}); move it there or set dataset.allow_files_outside_root = true",
+         file.string(), key, path.string(), root_dir.string());
+  if (!std::filesystem::is_regular_file(path)) fail("{}: '{}': file not found: {}", file.string(), key, path.string());
+  return path;
+}
+
+// A table's name becomes the file stem of its outputs (WORK/real/<split>/<name>.csv.gz): it must
+// be a plain file name and must not replace the cohort or schema files written beside it.
+void check_table_name(const std::string& name, std::string_view context, const std::filesystem::path& file) {
+  bool plain = !name.empty() && name.size() <= 64 && name != "." && name != "..";
+  for (char c : name) plain = plain && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.');
+  if (!plain || name.front() == '.')
+    fail("{}: '{}.name' = \"{}\": a table name must be 1-64 letters, digits, '_', '-' or '.' and not start with '.'",
+         file.string(), context, name);
+  for (const char* reserved : {"cohort", "schema"})
+    if (name == reserved)
+      fail("{}: '{}.name' = \"{}\" is reserved (WORK/real/<split>/{}.* is written by rawmed); rename the table",
+           file.string(), context, name, reserved);
 }
 
 std::vector<std::string> get_string_list(const toml::table& table, std::string_view key, std::string_view context,
@@ -52,12 +85,12 @@ std::vector<std::string> get_string_list(const toml::table& table, std::string_v
   return out;
 }
 
-TableSpec parse_table(const toml::table& t, size_t index, const std::filesystem::path& root,
-                      const std::filesystem::path& file) {
+TableSpec parse_table(const toml::table& t, size_t index, const InputRoot& root, const std::filesystem::path& file) {
   std::string context = fmt::format("tables[{}]", index);
   check_keys(t, {"name", "file", "link", "link_to", "time", "drop", "item", "dictionary", "types"}, context, file);
   TableSpec spec;
   spec.name = require_string(t, "name", context, file);
+  check_table_name(spec.name, context, file);
   context = fmt::format("tables.{}", spec.name);
   spec.file = resolve_file(root, require_string(t, "file", context, file), context + ".file", file);
   spec.link_column = require_string(t, "link", context, file);
@@ -94,7 +127,7 @@ TableSpec parse_table(const toml::table& t, size_t index, const std::filesystem:
   return spec;
 }
 
-CohortSpec parse_cohort(const toml::table& c, const std::filesystem::path& root, const std::filesystem::path& file) {
+CohortSpec parse_cohort(const toml::table& c, const InputRoot& root, const std::filesystem::path& file) {
   check_keys(c,
              {"stays", "stay_id", "patient_id", "admission_id", "intime", "outtime", "stay_order", "patients",
               "patients_key", "gender", "age_kind", "age", "anchor_age", "anchor_year", "dob", "age_over_89_value"},
@@ -218,13 +251,15 @@ Config load_config(const std::filesystem::path& path) {
   check_keys(d,
              {"name", "root", "time_kind", "window_hours", "max_tokens_per_event", "max_events_per_stay",
               "split_seed", "min_patients_for_token", "decimals", "skip_malformed_rows", "min_age", "min_events",
-              "first_stay_per_admission", "require_full_window"},
+              "first_stay_per_admission", "require_full_window", "allow_files_outside_root"},
              "dataset", path);
   DatasetSpec& spec = config.dataset;
   spec.name = require_string(d, "name", "dataset", path);
-  std::filesystem::path root_dir = path.parent_path() / get_string(d, "root", ".", "dataset", path);
-  if (!std::filesystem::is_directory(root_dir))
-    fail("{}: 'dataset.root': folder not found: {}", path.string(), root_dir.string());
+  InputRoot root_dir;
+  root_dir.dir = path.parent_path() / get_string(d, "root", ".", "dataset", path);
+  root_dir.allow_outside = get_bool(d, "allow_files_outside_root", false, "dataset", path);
+  if (!std::filesystem::is_directory(root_dir.dir))
+    fail("{}: 'dataset.root': folder not found: {}", path.string(), root_dir.dir.string());
   std::string time_kind = get_string(d, "time_kind", "datetime", "dataset", path);
   if (time_kind != "datetime" && time_kind != "minutes")
     fail("{}: 'dataset.time_kind' must be \"datetime\" or \"minutes\", not \"{}\"", path.string(), time_kind);

@@ -11,6 +11,45 @@
 
 namespace rawmed {
 
+size_t invalid_utf8_at(std::string_view text) {
+  const auto* bytes = reinterpret_cast<const unsigned char*>(text.data());
+  const size_t n = text.size();
+  size_t i = 0;
+  while (i < n) {
+    // ASCII runs are the common case: skip them eight bytes at a time.
+    while (i + 8 <= n) {
+      uint64_t word;
+      std::memcpy(&word, bytes + i, 8);
+      if (word & 0x8080808080808080ULL) break;
+      i += 8;
+    }
+    if (i >= n) break;
+    unsigned char c = bytes[i];
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    // RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF.
+    size_t length;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) length = 2;
+    else if (c == 0xE0) length = 3, lo = 0xA0;
+    else if (c >= 0xE1 && c <= 0xEC) length = 3;
+    else if (c == 0xED) length = 3, hi = 0x9F;
+    else if (c >= 0xEE && c <= 0xEF) length = 3;
+    else if (c == 0xF0) length = 4, lo = 0x90;
+    else if (c >= 0xF1 && c <= 0xF3) length = 4;
+    else if (c == 0xF4) length = 4, hi = 0x8F;
+    else return i;
+    if (i + length > n) return i;
+    if (bytes[i + 1] < lo || bytes[i + 1] > hi) return i;
+    for (size_t k = 2; k < length; ++k)
+      if (bytes[i + k] < 0x80 || bytes[i + k] > 0xBF) return i;
+    i += length;
+  }
+  return std::string::npos;
+}
+
 struct CsvReader::GzHandle {
   gzFile file = nullptr;
   ~GzHandle() {
@@ -33,6 +72,14 @@ CsvReader::CsvReader(std::string path, CsvOptions options)
   if (result == Parse::kMalformed) fail("{}:{}: malformed header: {}", path_, record_line_, why);
   for (auto f : fields_) header_.emplace_back(f);
   if (header_.size() == 1 && header_[0].empty()) fail("{}: empty header line", path_);
+  for (size_t i = 0; i < header_.size(); ++i) {
+    if (size_t bad = invalid_utf8_at(header_[i]); bad != std::string::npos)
+      fail("{}:1: header column {}: invalid UTF-8 at byte {}", path_, i + 1, bad);
+    for (size_t j = 0; j < i; ++j)
+      if (header_[j] == header_[i])
+        fail("{}:1: duplicate column name '{}' (columns {} and {}): a column must be named once", path_, header_[i],
+             j + 1, i + 1);
+  }
   record_index_ = -1;
 }
 
@@ -67,7 +114,12 @@ bool CsvReader::fill() {
   if (n == 0) {
     int code = 0;
     const char* message = gzerror(gz_->file, &code);
-    if (code != Z_OK && code != Z_BUF_ERROR) fail("{}: near line {}: corrupt gzip data: {}", path_, line_, message);
+    // zlib reports a gzip stream that ends before its trailer (an interrupted download or copy)
+    // as Z_BUF_ERROR "unexpected end of file": the rows read so far are not the whole table.
+    if (code == Z_BUF_ERROR)
+      fail("{}: near line {}: truncated gzip file (the stream ends before its end marker); the file is incomplete",
+           path_, line_);
+    if (code != Z_OK) fail("{}: near line {}: corrupt gzip data: {}", path_, line_, message);
     eof_ = true;
     return false;
   }
@@ -209,6 +261,12 @@ CsvReader::Parse CsvReader::parse_record(std::string* why) {
   return Parse::kRecord;
 }
 
+int CsvReader::first_invalid_utf8_field() const {
+  for (size_t i = 0; i < fields_.size(); ++i)
+    if (invalid_utf8_at(fields_[i]) != std::string::npos) return static_cast<int>(i);
+  return -1;
+}
+
 bool CsvReader::next() {
   while (true) {
     std::string why;
@@ -223,6 +281,8 @@ bool CsvReader::next() {
       }
       if (fields_.size() != header_.size()) {
         why = fmt::format("expected {} fields (header), found {}", header_.size(), fields_.size());
+      } else if (int bad = first_invalid_utf8_field(); bad >= 0) {
+        why = fmt::format("field '{}': invalid UTF-8 at byte {}", header_[bad], invalid_utf8_at(fields_[bad]));
       } else {
         return true;
       }

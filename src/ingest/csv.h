@@ -6,9 +6,11 @@
 //  - the first record is the header; a UTF-8 BOM before it is skipped;
 //  - records end with LF or CRLF; quoted fields may hold commas, doubled quotes and newlines;
 //  - an empty field, quoted or not, is null;
-//  - a record whose field count differs from the header, an unterminated quote, or a character
-//    after a closing quote is malformed: Error naming file and line, or counted and skipped when
-//    `skip_malformed` is set.
+//  - column names must be unique;
+//  - a record whose field count differs from the header, an unterminated quote, a character
+//    after a closing quote, or a field that is not valid UTF-8 is malformed: Error naming file
+//    and line, or counted and skipped when `skip_malformed` is set;
+//  - a gzip stream that ends before its trailer (truncated file) is an Error, never a short table.
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -16,6 +18,9 @@
 #include <vector>
 
 namespace rawmed {
+
+// Offset of the first byte of `text` that is not part of valid UTF-8, or npos.
+size_t invalid_utf8_at(std::string_view text);
 
 struct CsvOptions {
   bool skip_malformed = false;
@@ -49,6 +54,7 @@ class CsvReader {
   enum class Parse { kRecord, kEnd, kMalformed };
   Parse parse_record(std::string* why);
   bool fill();  // reads more bytes; false at end of input
+  int first_invalid_utf8_field() const;
   std::string path_;
   CsvOptions options_;
   struct GzHandle;

@@ -14,6 +14,7 @@
 #include "text/serialize.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <fstream>
 #include <map>
@@ -39,9 +40,65 @@ Dictionary load_dictionary(const DictionarySpec& spec) {
   return dict;
 }
 
+// Why `text` is not kept as a number, or empty when normalize_number gives its exact value
+// rounded to `decimals`. Up to 15 significant digits a double always holds; beyond, the number is
+// kept only when the conversion reproduces its digits (12345678901234567890 would become
+// 12345678901234567168).
+std::string not_a_number_reason(std::string_view text, int decimals) {
+  auto number = normalize_number(text, decimals);
+  if (!number) return "is not a finite decimal number";
+  size_t digits = 0;
+  bool leading = true;
+  for (char c : *number) {
+    if (c < '0' || c > '9') continue;
+    leading = leading && c == '0';
+    if (!leading) ++digits;
+  }
+  if (digits <= 15) return "";
+  std::string_view t = text;
+  while (!t.empty() && t.front() == ' ') t.remove_prefix(1);
+  while (!t.empty() && t.back() == ' ') t.remove_suffix(1);
+  if (!t.empty() && t.front() == '+') t.remove_prefix(1);
+  std::string canonical(t);
+  bool negative = !canonical.empty() && canonical[0] == '-';
+  if (negative) canonical.erase(0, 1);
+  if (canonical.find('.') != std::string::npos) {
+    while (canonical.back() == '0') canonical.pop_back();
+    if (canonical.back() == '.') canonical.pop_back();
+  }
+  while (canonical.size() > 1 && canonical[0] == '0' && canonical[1] != '.') canonical.erase(0, 1);
+  if (negative) canonical.insert(0, "-");
+  if (canonical != *number)
+    return fmt::format("has {} significant digits, more than a double holds exactly (would become {})", digits,
+                       *number);
+  return "";
+}
+
+std::optional<std::string> exact_number(std::string_view text, int decimals) {
+  if (!not_a_number_reason(text, decimals).empty()) return std::nullopt;
+  return normalize_number(text, decimals);
+}
+
 struct TableStats {
   int64_t rows_read = 0, rows_linked = 0, rows_in_window = 0, rows_without_time = 0, rows_skipped_malformed = 0;
 };
+
+// A column declared numeric (tables.<name>.types) holds numbers or nulls: a word, NaN, inf, hex
+// or a number a double cannot hold is an error, or makes the row malformed (counted, skipped)
+// under dataset.skip_malformed_rows.
+bool declared_numbers_ok(const CsvReader& csv, const std::vector<int>& columns, const DatasetSpec& spec,
+                         const TableSpec& table) {
+  for (int c : columns) {
+    std::string_view value = csv.field(c);
+    if (value.empty()) continue;
+    std::string why = not_a_number_reason(value, spec.decimals);
+    if (why.empty()) continue;
+    if (spec.skip_malformed_rows) return false;
+    fail("{}:{}: field '{}': \"{}\" {} (the column is declared numeric in tables.{}.types)", csv.path(), csv.line(),
+         csv.header()[c], value, why, table.name);
+  }
+  return true;
+}
 
 // Streams one event table and keeps the rows of cohort stays inside [0, window] minutes.
 TableRows stream_table(const DatasetSpec& spec, const TableSpec& table, const Cohort& cohort, TableStats* stats) {
@@ -67,10 +124,18 @@ TableRows stream_table(const DatasetSpec& spec, const TableSpec& table, const Co
          table.dictionary->column, table.name);
   const int64_t window_minutes = int64_t{spec.window_hours} * 60;
   const bool datetime = spec.time_kind == TimeKind::kDatetime;
+  std::vector<int> declared_numeric;
+  for (const auto& [column, type] : table.types)
+    if (type == ColumnType::kNumeric) declared_numeric.push_back(csv.column_index(column));
+  int64_t bad_numbers = 0;
   Progress progress("read " + table.name, 0, "rows");
   while (csv.next()) {
     ++stats->rows_read;
     progress.advance();
+    if (!declared_numbers_ok(csv, declared_numeric, spec, table)) {
+      ++bad_numbers;
+      continue;
+    }
     int s = cohort.find(table.link_to, csv.field(link));
     if (s < 0) continue;
     ++stats->rows_linked;
@@ -99,13 +164,17 @@ TableRows stream_table(const DatasetSpec& spec, const TableSpec& table, const Co
         ++stats->rows_without_time;
         continue;
       }
-      minutes = std::stoll(*number);
+      auto [end, ec] = std::from_chars(number->data(), number->data() + number->size(), minutes);
+      if (ec != std::errc() || end != number->data() + number->size() || minutes > (int64_t{1} << 40) ||
+          minutes < -(int64_t{1} << 40))
+        fail("{}:{}: field '{}': minute offset \"{}\" is out of range", table.file.string(), csv.line(),
+             table.time_column, time_text);
     }
     if (minutes < 0 || minutes > window_minutes) continue;
     ++stats->rows_in_window;
     rows.add(csv.fields(), s, static_cast<int32_t>(minutes), csv.record_index());
   }
-  stats->rows_skipped_malformed = csv.skipped_records();
+  stats->rows_skipped_malformed = csv.skipped_records() + bad_numbers;
   progress.finish();
   return rows;
 }
@@ -135,7 +204,7 @@ bool model_value(std::string_view raw, const TableModel& model, size_t m, int de
   }
   if (model.types[m] == ColumnType::kNumeric) {
     if (is_canonical_number(raw, decimals)) return true;
-    auto number = normalize_number(raw, decimals);
+    auto number = exact_number(raw, decimals);
     if (number) {
       *scratch = std::move(*number);
       *value = *scratch;
@@ -150,7 +219,7 @@ ColumnType infer_type(const std::vector<std::string_view>& values, bool is_item)
   size_t numeric = 0;
   std::unordered_set<std::string_view> distinct;
   for (auto v : values) {
-    if (normalize_number(v, 4)) ++numeric;
+    if (exact_number(v, 4)) ++numeric;
     distinct.insert(v);
   }
   if (!is_item && numeric >= 0.95 * static_cast<double>(values.size()) && distinct.size() >= 10)
@@ -459,7 +528,7 @@ void write_real_splits(const Prepared& p, const DbSchema& schema, const fs::path
         if (p.splits[rows.stay[r]] != split) continue;
         for (size_t c = 0; c < fields.size(); ++c) {
           std::string_view raw = rows.field(r, c);
-          auto number = numeric[c] ? normalize_number(raw, p.spec->decimals) : std::nullopt;
+          auto number = numeric[c] ? exact_number(raw, p.spec->decimals) : std::nullopt;
           fields[c] = number ? *number : std::string(raw);
         }
         csv.write_row(fields);
@@ -516,10 +585,24 @@ void write_resolved_config(const Config& config, const fs::path& path) {
   write_file_atomic(path, text.str());
 }
 
+// Moves the staged outputs into `work`. prepare.json goes first and comes back last, written by
+// the caller: a run killed in between leaves no prepare.json (and its lock file), never an old
+// summary beside a new dataset.
+void replace_outputs(const fs::path& staged, const fs::path& work, std::initializer_list<const char*> names) {
+  fs::remove(work / "prepare.json");
+  for (const char* name : names) {
+    fs::path old = staged / (std::string(name) + ".old");
+    if (fs::exists(work / name)) fs::rename(work / name, old);
+    fs::rename(staged / name, work / name);
+  }
+}
+
 nlohmann::json prepare(const Config& config, const fs::path& work) {
   auto start = Clock::now();
   const DatasetSpec& spec = config.dataset;
-  fs::create_directories(work);
+  WorkLock lock(work, "prepare");
+  if (int orphans = remove_orphan_temporaries(work))
+    log_info("prepare: removed {} temporary folder(s) left in {} by a killed run", orphans, work.string());
   Prepared p;
   p.spec = &spec;
   log_info("prepare {}: building the cohort from {}", spec.name, spec.cohort.stays_file.string());
@@ -641,10 +724,14 @@ nlohmann::json prepare(const Config& config, const fs::path& work) {
                 {"events", d.num_events()},
                 {"tokens", d.tokens.size()}};
   log_info("prepare: writing {}", (work / "dataset").string());
-  d.save(work / "dataset");
-  DbSchema schema = make_schema(p);
-  write_real_splits(p, schema, work / "real");
-  write_resolved_config(config, work / "config.toml");
+  {
+    AtomicDir staged(work / ".prepare");  // all outputs first, then swapped in together
+    d.save(staged.path() / "dataset");
+    DbSchema schema = make_schema(p);
+    write_real_splits(p, schema, staged.path() / "real");
+    write_resolved_config(config, staged.path() / "config.toml");
+    replace_outputs(staged.path(), work, {"dataset", "real", "config.toml"});
+  }
 
   std::set<std::string> patients;
   for (const auto& st : p.cohort.stays) patients.insert(st.patient_id);

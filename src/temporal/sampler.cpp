@@ -24,16 +24,17 @@ void save_model(const std::filesystem::path& path, const TemporalModel& model) {
   archive.write("model", weights);
   std::ostringstream bytes;
   archive.save_to(bytes);
-  write_file_atomic(path, bytes.str());
+  write_file_checksummed(path, bytes.str());
 }
 
 TemporalModel load_model(const std::filesystem::path& path, torch::Device device) {
   if (!std::filesystem::exists(path))
     fail("{}: no temporal model; run `rawmed train --stage temporal` first", path.string());
   TemporalModel m;
+  std::istringstream bytes(read_file_checksummed(path));
   try {
     torch::serialize::InputArchive archive;
-    archive.load_from(path.string());
+    archive.load_from(bytes);
     torch::IValue config;
     archive.read("config", config);
     auto j = nlohmann::json::parse(config.toStringRef());
@@ -47,6 +48,9 @@ TemporalModel load_model(const std::filesystem::path& path, torch::Device device
     m.net->load(weights);
   } catch (const Error&) {
     throw;
+  } catch (const c10::Error& e) {  // what() would append LibTorch's C++ stack trace
+    fail("{}: cannot read the temporal model (corrupt or from another version): {}", path.string(),
+         e.what_without_backtrace());
   } catch (const std::exception& e) {
     fail("{}: cannot read the temporal model (corrupt or from another version): {}", path.string(), e.what());
   }

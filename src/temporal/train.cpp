@@ -139,7 +139,7 @@ void save_checkpoint(const fs::path& path, Transformer& net, torch::optim::AdamW
   archive.write("state", torch::IValue(state.dump()));
   std::ostringstream bytes;
   archive.save_to(bytes);
-  write_file_atomic(path, bytes.str());
+  write_file_checksummed(path, bytes.str());
 }
 
 TrainState load_checkpoint(const fs::path& path, Transformer& net, torch::optim::AdamW& optimizer,
@@ -147,7 +147,8 @@ TrainState load_checkpoint(const fs::path& path, Transformer& net, torch::optim:
   TrainState s;
   try {
     torch::serialize::InputArchive archive, weights, optim;
-    archive.load_from(path.string());
+    std::istringstream bytes(read_file_checksummed(path));
+    archive.load_from(bytes);
     torch::IValue state_value;
     archive.read("state", state_value);
     auto state = nlohmann::json::parse(state_value.toStringRef());
@@ -167,6 +168,8 @@ TrainState load_checkpoint(const fs::path& path, Transformer& net, torch::optim:
     s.history = state.at("history");
   } catch (const Error&) {
     throw;
+  } catch (const c10::Error& e) {  // what() would append LibTorch's C++ stack trace
+    fail("{}: cannot read the checkpoint (corrupt?): {}", path.string(), e.what_without_backtrace());
   } catch (const std::exception& e) {
     fail("{}: cannot read the checkpoint (corrupt?): {}", path.string(), e.what());
   }
