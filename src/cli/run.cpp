@@ -62,7 +62,20 @@ struct Stage {
   nlohmann::json inputs;
   std::vector<std::string> outputs;  // relative to WORK
   std::function<void()> run;
+  TrainArgs* train = nullptr;  // training stages: resumed from WORK/<stage>/checkpoint.pt when interrupted
 };
+
+// A training stage that started with the same inputs and did not finish (killed, or stopped by
+// SIGINT/SIGTERM after writing its checkpoint) goes on from its checkpoint.
+bool interrupted_with_same_inputs(const fs::path& work, const Stage& stage) {
+  fs::path started = work / "run" / (stage.name + ".started.json");
+  if (!stage.train || !fs::exists(started) || !fs::exists(work / stage.name / "checkpoint.pt")) return false;
+  try {
+    return read_json(started) == stage.inputs;
+  } catch (const Error&) {
+    return false;
+  }
+}
 
 bool up_to_date(const fs::path& work, const Stage& stage) {
   fs::path stamp = work / "run" / (stage.name + ".json");
@@ -129,12 +142,14 @@ void run_pipeline(const RunArgs& args) {
                     {{"section", section("codec")}, {"preset", args.preset}, {"seed", args.seed},
                      {"max_minutes", codec_train.max_minutes}},
                     codec_out,
-                    [&] { codec::run_training(codec_train); }});
+                    [&] { codec::run_training(codec_train); },
+                    &codec_train});
   stages.push_back({"temporal",
                     {{"section", section("temporal")}, {"preset", args.preset}, {"seed", args.seed},
                      {"max_minutes", temporal_train.max_minutes}},
                     temporal_out,
-                    [&] { temporal::run_training(temporal_train); }});
+                    [&] { temporal::run_training(temporal_train); },
+                    &temporal_train});
   stages.push_back({"generate",
                     {{"section", section("generate")}, {"n", args.n}, {"seed", args.seed}},
                     generate_out,
@@ -177,9 +192,13 @@ void run_pipeline(const RunArgs& args) {
     if (skip) {
       log_info("run: {}: up to date (inputs unchanged, outputs present), skipped", stage.name);
     } else {
-      log_info("run: {}: running", stage.name);
+      bool resume = interrupted_with_same_inputs(work, stage);
+      log_info("run: {}: {}", stage.name, resume ? "resuming the interrupted run from its checkpoint" : "running");
+      if (stage.train) stage.train->resume = resume;
       fs::remove(work / "run" / (stage.name + ".json"));
+      write_json_atomic(work / "run" / (stage.name + ".started.json"), stage.inputs);
       stage.run();
+      fs::remove(work / "run" / (stage.name + ".started.json"));
       for (const auto& f : stage.outputs)
         if (!fs::exists(work / f)) fail("run: stage {} finished without writing {}", stage.name, (work / f).string());
       write_json_atomic(work / "run" / (stage.name + ".json"),

@@ -6,6 +6,7 @@
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/fs.h"
+#include "common/interrupt.h"
 #include "common/log.h"
 #include "common/schedule.h"
 #include "common/torch_env.h"
@@ -556,6 +557,7 @@ TrainResult train_codec(const Dataset& d, const CodecConfig& cfg, const TrainOpt
   bool out_of_time = false;
   TrainResult result;
   auto save = [&] { save_checkpoint(checkpoint, model, optimizer, best, fp, st.to_json(rng), perm); };
+  StopSignals signals;
 
   while (!st.done) {
     if (st.next_batch == 0) {
@@ -609,6 +611,15 @@ TrainResult train_codec(const Dataset& d, const CodecConfig& cfg, const TrainOpt
       progress.advance(static_cast<int64_t>(n));
       progress.set_postfix(fmt::format("loss {:.4f} tok acc {:.4f}", st.loss_sum / st.batches,
                                        double(st.correct) / st.tokens));
+      if (int sig = stop_signal()) {
+        st.next_batch++;
+        st.epoch_seconds = seconds_before + seconds_since(epoch_start);
+        st.train_seconds += seconds_since(epoch_start);
+        save();
+        fail("codec: stopped by {} after step {}; {} written. Resume with `rawmed train --stage codec --work {} "
+             "--resume`, or run the same `rawmed run` again",
+             signal_name(sig), st.step, checkpoint.string(), o.out_dir.parent_path().string());
+      }
       if (o.stop_after_steps > 0 && steps_this_call >= o.stop_after_steps) {
         st.next_batch++;
         st.epoch_seconds = seconds_before + seconds_since(epoch_start);

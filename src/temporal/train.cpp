@@ -3,6 +3,7 @@
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/fs.h"
+#include "common/interrupt.h"
 #include "common/log.h"
 #include "common/schedule.h"
 #include "common/torch_env.h"
@@ -12,10 +13,12 @@
 #include "temporal/temporal.h"
 #include "temporal/temporal_config.h"
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <ATen/autocast_mode.h>
 
 #include <algorithm>
 #include <cmath>
+#include <mutex>
 #include <numeric>
 #include <random>
 #include <sstream>
@@ -124,7 +127,28 @@ struct TrainState {
   double best_loss = std::numeric_limits<double>::infinity();
   int best_epoch = -1, bad_epochs = 0;
   nlohmann::json history = nlohmann::json::array();
+  // Set when a stop signal cut epoch epochs_done + 1: the batches done, their metrics and the
+  // dropout generator, so that the resumed epoch goes on exactly where it stopped.
+  int64_t next_batch = 0;
+  Metrics partial;
+  torch::Tensor torch_rng;
 };
+
+nlohmann::json metrics_json(const Metrics& m) {
+  return {m.loss_sum, m.tokens, m.code_correct, m.code_total, m.time_correct, m.time_total};
+}
+
+Metrics metrics_from_json(const nlohmann::json& j) {
+  Metrics m;
+  if (!j.is_array() || j.size() != 6) return m;
+  m.loss_sum = j[0];
+  m.tokens = j[1];
+  m.code_correct = j[2];
+  m.code_total = j[3];
+  m.time_correct = j[4];
+  m.time_total = j[5];
+  return m;
+}
 
 void save_checkpoint(const fs::path& path, Transformer& net, torch::optim::AdamW& optimizer, const TrainState& s,
                      const nlohmann::json& model_json) {
@@ -135,8 +159,9 @@ void save_checkpoint(const fs::path& path, Transformer& net, torch::optim::AdamW
   archive.write("optimizer", optim);
   nlohmann::json state = {{"epochs_done", s.epochs_done}, {"step", s.step},         {"best_loss", s.best_loss},
                           {"best_epoch", s.best_epoch},   {"bad_epochs", s.bad_epochs}, {"history", s.history},
-                          {"model", model_json}};
+                          {"model", model_json},  {"next_batch", s.next_batch}, {"partial", metrics_json(s.partial)}};
   archive.write("state", torch::IValue(state.dump()));
+  if (s.torch_rng.defined()) archive.write("torch_rng", s.torch_rng);
   std::ostringstream bytes;
   archive.save_to(bytes);
   write_file_checksummed(path, bytes.str());
@@ -166,6 +191,9 @@ TrainState load_checkpoint(const fs::path& path, Transformer& net, torch::optim:
     s.best_epoch = state.at("best_epoch");
     s.bad_epochs = state.at("bad_epochs");
     s.history = state.at("history");
+    s.next_batch = state.value("next_batch", int64_t{0});
+    s.partial = metrics_from_json(state.value("partial", nlohmann::json()));
+    if (s.next_batch > 0) archive.read("torch_rng", s.torch_rng);
   } catch (const Error&) {
     throw;
   } catch (const c10::Error& e) {  // what() would append LibTorch's C++ stack trace
@@ -259,6 +287,7 @@ void run_training(const TrainArgs& args) {
   };
 
   const bool has_valid = !corpus.valid.empty();
+  StopSignals signals;
   if (last_epoch < tc.max_epochs) stopped = "max_epochs_flag";
   for (int epoch = state.epochs_done; epoch < last_epoch; ++epoch) {
     if (state.bad_epochs >= tc.patience) {
@@ -275,11 +304,21 @@ void run_training(const TrainArgs& args) {
     auto batches = corpus.train_batches(tc.batch_size, tc.batch_tokens, rng);
     model.net->train();
     Metrics train;
+    size_t first_batch = 0;
+    if (state.next_batch > 0) {  // resuming the epoch a stop signal cut
+      first_batch = static_cast<size_t>(state.next_batch);
+      train = state.partial;
+      auto generator = at::detail::getDefaultCPUGenerator();
+      std::lock_guard<std::mutex> lock(generator.mutex());
+      generator.set_state(state.torch_rng);
+      state.next_batch = 0;
+    }
     auto epoch_start = Clock::now();
     Progress progress(fmt::format("epoch {}/{}", epoch + 1, tc.max_epochs), corpus.train_tokens, "tok");
     double lr = 0;
     bool out_of_time = false;
-    for (const auto& ids : batches) {
+    for (size_t b = first_batch; b < batches.size(); ++b) {
+      const auto& ids = batches[b];
       // The time limit is also checked inside an epoch (one MIMIC-IV epoch can take minutes); the
       // partial epoch is evaluated and counted as done, so --resume goes on with the next one.
       if (args.max_minutes > 0 && seconds_since(started) > args.max_minutes * 60) {
@@ -297,6 +336,19 @@ void run_training(const TrainArgs& args) {
       ++state.step;
       progress.advance(batch.tokens);
       progress.set_postfix(fmt::format("loss {:.4f}", loss.item<double>()));
+      if (int sig = stop_signal()) {
+        state.next_batch = static_cast<int64_t>(b + 1);
+        state.partial = train;
+        auto generator = at::detail::getDefaultCPUGenerator();
+        {
+          std::lock_guard<std::mutex> lock(generator.mutex());
+          state.torch_rng = generator.get_state();
+        }
+        save_checkpoint(checkpoint, model.net, *optimizer, state, model_json);
+        fail("temporal: stopped by {} in epoch {} after step {}; {} written. Resume with `rawmed train --stage "
+             "temporal --work {} --resume`, or run the same `rawmed run` again",
+             signal_name(sig), epoch + 1, state.step, checkpoint.string(), args.work.string());
+      }
     }
     progress.finish();
     const double train_seconds = seconds_since(epoch_start);

@@ -3,6 +3,7 @@
 #include "codec/trainer.h"
 #include "common/error.h"
 #include "common/fs.h"
+#include "common/interrupt.h"
 #include "common/log.h"
 #include "ingest/config.h"
 #include "ingest/prepare.h"
@@ -451,6 +452,31 @@ TEST_F(CodecTest, SharedCodebookAndTransposeVariantsTrain) {
   ASSERT_TRUE(r.finished);
   EXPECT_EQ(r.report["codebook_usage"].size(), static_cast<size_t>(c.depth));
   fs::remove_all(dir);
+}
+
+// kill -TERM during training: the step in flight finishes, the checkpoint is written and training
+// stops with a message on how to resume; --resume then reaches the uninterrupted weights.
+TEST_F(CodecTest, StopSignalWritesACheckpointAndResumeIsBitForBit) {
+  Dataset d = synthetic_dataset();
+  CodecConfig c = codec_preset("tiny");
+  fs::path full = temp_dir("signal_full"), cut = temp_dir("signal_cut");
+  TrainResult uninterrupted = train_codec(d, c, options(full));
+  raise_stop_signal_at_check(17);  // inside the second epoch
+  try {
+    train_codec(d, c, options(cut));
+    FAIL() << "a stop signal must stop training";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("stopped by SIGTERM"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("--resume"), std::string::npos) << e.what();
+  }
+  ASSERT_TRUE(fs::exists(cut / "checkpoint.pt"));
+  TrainOptions rest = options(cut);
+  rest.resume = true;
+  TrainResult resumed = train_codec(d, c, rest);
+  EXPECT_TRUE(same_state(resumed.last_state, uninterrupted.last_state));
+  EXPECT_EQ(read_file(full / "codes.bin"), read_file(cut / "codes.bin"));
+  fs::remove_all(full);
+  fs::remove_all(cut);
 }
 
 }  // namespace

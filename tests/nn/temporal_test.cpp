@@ -2,6 +2,7 @@
 // checkpoints/resume and the samples folder, on tiny synthetic data.
 #include "common/error.h"
 #include "common/fs.h"
+#include "common/interrupt.h"
 #include "common/log.h"
 #include "temporal/corpus.h"
 #include "temporal/sampler.h"
@@ -334,6 +335,40 @@ TEST(TemporalTraining, TrainsResumesBitForBitAndSamples) {
   EXPECT_THROW(sample_stays(work, options), Error);
   fs::remove_all(work);
   fs::remove_all(work2);
+}
+
+// kill -TERM during an epoch: the step in flight finishes, the checkpoint (with the batch reached
+// and the dropout generator) is written and training stops; --resume reaches the same weights
+// and history as a run never interrupted.
+TEST(TemporalTraining, StopSignalMidEpochThenResumeGivesTheSameWeights) {
+  set_quiet(true);
+  TrainArgs args;
+  args.preset = "tiny";
+  args.seed = 3;
+  args.threads = 1;
+  args.work = make_synthetic_work("signal_whole");
+  run_training(args);
+  fs::path whole = args.work;
+  args.work = make_synthetic_work("signal_cut");
+  raise_stop_signal_at_check(3);
+  try {
+    run_training(args);
+    FAIL() << "a stop signal must stop training";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("stopped by SIGTERM"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("--resume"), std::string::npos) << e.what();
+  }
+  args.resume = true;
+  run_training(args);
+  auto a = read_json(whole / "temporal" / "train.json"), b = read_json(args.work / "temporal" / "train.json");
+  EXPECT_EQ(epochs_without_timing(a.at("epochs")), epochs_without_timing(b.at("epochs")));
+  auto m1 = load_model(whole / "temporal" / "model.pt", torch::kCPU);
+  auto m2 = load_model(args.work / "temporal" / "model.pt", torch::kCPU);
+  auto p1 = m1.net->parameters(), p2 = m2.net->parameters();
+  ASSERT_EQ(p1.size(), p2.size());
+  for (size_t i = 0; i < p1.size(); ++i) EXPECT_TRUE(torch::equal(p1[i], p2[i])) << "parameter " << i;
+  fs::remove_all(whole);
+  fs::remove_all(args.work);
 }
 
 }  // namespace
