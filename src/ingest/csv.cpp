@@ -262,6 +262,12 @@ CsvReader::Parse CsvReader::parse_record(std::string* why) {
 }
 
 int CsvReader::first_invalid_utf8_field() const {
+  // Unquoted records are one run of the buffer: check it whole, and field by field only on failure.
+  const char* first = fields_.front().data();
+  const char* last = fields_.back().data() + fields_.back().size();
+  if (first >= buffer_.data() && last <= buffer_.data() + buffer_.size() && first <= last &&
+      invalid_utf8_at(std::string_view(first, static_cast<size_t>(last - first))) == std::string::npos)
+    return -1;
   for (size_t i = 0; i < fields_.size(); ++i)
     if (invalid_utf8_at(fields_[i]) != std::string::npos) return static_cast<int>(i);
   return -1;

@@ -40,21 +40,19 @@ Dictionary load_dictionary(const DictionarySpec& spec) {
   return dict;
 }
 
-// Why `text` is not kept as a number, or empty when normalize_number gives its exact value
-// rounded to `decimals`. Up to 15 significant digits a double always holds; beyond, the number is
-// kept only when the conversion reproduces its digits (12345678901234567890 would become
+// True when `number` (normalize_number of `text`) lost digits of `text` beyond the rounding to
+// `decimals`. Up to 15 significant digits a double always holds; beyond, the number is kept only
+// when the conversion reproduces its digits (12345678901234567890 would become
 // 12345678901234567168).
-std::string not_a_number_reason(std::string_view text, int decimals) {
-  auto number = normalize_number(text, decimals);
-  if (!number) return "is not a finite decimal number";
-  size_t digits = 0;
+bool lost_digits(std::string_view text, const std::string& number, size_t* digits) {
+  *digits = 0;
   bool leading = true;
-  for (char c : *number) {
+  for (char c : number) {
     if (c < '0' || c > '9') continue;
     leading = leading && c == '0';
-    if (!leading) ++digits;
+    if (!leading) ++*digits;
   }
-  if (digits <= 15) return "";
+  if (*digits <= 15) return false;
   std::string_view t = text;
   while (!t.empty() && t.front() == ' ') t.remove_prefix(1);
   while (!t.empty() && t.back() == ' ') t.remove_suffix(1);
@@ -68,15 +66,54 @@ std::string not_a_number_reason(std::string_view text, int decimals) {
   }
   while (canonical.size() > 1 && canonical[0] == '0' && canonical[1] != '.') canonical.erase(0, 1);
   if (negative) canonical.insert(0, "-");
-  if (canonical != *number)
+  return canonical != number;
+}
+
+// [-]digits[.digits] with at most 15 significant digits: a double holds it exactly, so it is a
+// number without formatting it (the fast path for values such as "0.0000").
+bool is_short_plain_decimal(std::string_view text) {
+  size_t i = text.size() && text[0] == '-' ? 1 : 0, digits = 0, pending_zeros = 0;
+  bool any = false, point = false, leading = true;
+  for (; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '.' && !point) {
+      point = true;
+      continue;
+    }
+    if (c < '0' || c > '9') return false;
+    any = true;
+    if (leading && c == '0') continue;
+    leading = false;
+    if (c == '0') {
+      ++pending_zeros;  // significant only if a non-zero digit follows (or before the point)
+      if (!point) digits += pending_zeros, pending_zeros = 0;
+    } else {
+      digits += pending_zeros + 1;
+      pending_zeros = 0;
+    }
+  }
+  return any && digits <= 15;
+}
+
+// Why `text` is not kept as a number, or empty when it is (already canonical, or normalized
+// without losing digits).
+std::string not_a_number_reason(std::string_view text, int decimals) {
+  if (is_canonical_number(text, decimals) || is_short_plain_decimal(text)) return "";
+  auto number = normalize_number(text, decimals);
+  if (!number) return "is not a finite decimal number";
+  size_t digits = 0;
+  if (lost_digits(text, *number, &digits))
     return fmt::format("has {} significant digits, more than a double holds exactly (would become {})", digits,
                        *number);
   return "";
 }
 
+// normalize_number, unless that would lose digits.
 std::optional<std::string> exact_number(std::string_view text, int decimals) {
-  if (!not_a_number_reason(text, decimals).empty()) return std::nullopt;
-  return normalize_number(text, decimals);
+  auto number = normalize_number(text, decimals);
+  size_t digits = 0;
+  if (number && lost_digits(text, *number, &digits)) return std::nullopt;
+  return number;
 }
 
 struct TableStats {
