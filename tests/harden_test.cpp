@@ -19,14 +19,7 @@
 namespace rawmed {
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using test::error_of;
 
 int64_t count_records(const std::filesystem::path& path) {
   CsvReader csv(path.string());

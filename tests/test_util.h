@@ -1,7 +1,10 @@
 #pragma once
 // Helpers shared by the Torch-free tests.
+#include "common/error.h"
+
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <string>
 #include <unistd.h>
 
@@ -20,6 +23,16 @@ inline std::filesystem::path temp_dir(const std::string& name) {
 inline void write_text(const std::filesystem::path& path, const std::string& text) {
   std::filesystem::create_directories(path.parent_path());
   std::ofstream(path, std::ios::binary) << text;
+}
+
+// The message of the Error that `f` throws, or "" when it throws none.
+inline std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
 }
 
 }  // namespace rawmed::test

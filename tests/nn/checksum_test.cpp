@@ -12,14 +12,7 @@
 namespace rawmed {
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using test::error_of;
 
 // Flips one byte in the middle of the file, where the weights are.
 void flip_middle_byte(const fs::path& path) {
