@@ -187,7 +187,7 @@ TEST_F(EvaluateSections, RunEvaluationWritesReport) {
   ASSERT_TRUE(fs::exists(dir / "report" / "metrics.json"));
   ASSERT_TRUE(fs::exists(dir / "report" / "report.html"));
   auto saved = read_json(dir / "report" / "metrics.json");
-  EXPECT_EQ(saved["format"], "rawmed-report/1");
+  EXPECT_EQ(saved["format"], "rawmed-report/2");
   EXPECT_EQ(saved["inputs"]["real_train"]["crc32"]["labs.csv.gz"], file_crc32(real / "train" / "labs.csv.gz"));
   bool has_cde = false;
   for (const auto& row : saved["summary"])

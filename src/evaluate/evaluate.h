@@ -31,6 +31,8 @@ struct EvalConfig {
   int histogram_items = 6;           // items plotted in the report
   int resamples = 20;                // R: resamples per side for the intervals (0: none)
   bool pool_holdout = true;          // holdout = valid + test (less the candidate's own split)
+  // Candidate draws: true = bootstrap (with replacement, like the holdout's), false = subsamples.
+  bool candidate_bootstrap = true;
   int attribute_items = 10;          // privacy: sensitive items of the attribute-inference check
   uint64_t seed = 0;
   int threads = 0;                   // 0: all cores

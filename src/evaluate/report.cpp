@@ -206,7 +206,7 @@ std::string summary_table(const nlohmann::json& metrics) {
   const auto& r = at(metrics, "resampling");
   std::string h = fmt::format(
       "<p class=note>Holdout (noise floor): {} ({} stays). Each side is scored against real train at n = {} stays, "
-      "{} times: the candidate by subsamples, the holdout by bootstrap, whole patients each time. Intervals are the 5th "
+      "{} times (bootstrap draws of whole patients; privacy: half of the holdout scored, the other half as non-members). Intervals are the 5th "
       "to 95th percentiles (90%); <span style='color:#d62728'>red</span> = candidate, <span "
       "style='color:#1f77b4'>blue</span> = noise floor. \"within the noise floor\": the intervals overlap.</p>",
       esc(at(at(metrics, "holdout"), "splits").is_string() ? at(at(metrics, "holdout"), "splits").get<std::string>() : ""),

@@ -32,6 +32,7 @@ nlohmann::json EvalConfig::to_json() const {
           {"histogram_items", histogram_items},
           {"resamples", resamples},
           {"pool_holdout", pool_holdout},
+          {"candidate_bootstrap", candidate_bootstrap},
           {"attribute_items", attribute_items},
           {"seed", seed},
           {"threads", threads}};
@@ -42,7 +43,7 @@ EvalConfig EvalConfig::from_config(const Config& config) {
   const char* ctx = "evaluate";
   check_keys(section,
              {"min_item_rows", "min_column_values", "min_item_rows_pcc", "min_item_rows_pcc_other", "max_association_rows", "top_items_intertable", "privacy_items",
-              "max_privacy_stays", "histogram_items", "resamples", "pool_holdout", "attribute_items", "seed", "utility", "predsim",
+              "max_privacy_stays", "histogram_items", "resamples", "pool_holdout", "candidate_bootstrap", "attribute_items", "seed", "utility", "predsim",
               "nep"},
              ctx, config.path);
   EvalConfig c;
@@ -58,6 +59,7 @@ EvalConfig EvalConfig::from_config(const Config& config) {
   c.histogram_items = static_cast<int>(get_int(section, "histogram_items", c.histogram_items, ctx, config.path));
   c.resamples = static_cast<int>(get_int(section, "resamples", c.resamples, ctx, config.path));
   c.pool_holdout = get_bool(section, "pool_holdout", c.pool_holdout, ctx, config.path);
+  c.candidate_bootstrap = get_bool(section, "candidate_bootstrap", c.candidate_bootstrap, ctx, config.path);
   c.attribute_items = static_cast<int>(get_int(section, "attribute_items", c.attribute_items, ctx, config.path));
   c.seed = static_cast<uint64_t>(get_int(section, "seed", static_cast<int64_t>(c.seed), ctx, config.path));
   if (c.resamples < 0 || c.attribute_items < 0)
@@ -199,8 +201,8 @@ std::vector<double> headline_values(const SectionSpec& spec, const nlohmann::jso
   return out;
 }
 
-// Resample r: the candidate subsampled and the holdout bootstrapped at n = holdout stays (by
-// patient); for privacy, the holdout's patients split in halves: one half scored, the other the
+// Resample r: the candidate and the holdout bootstrapped (or the candidate subsampled) at n =
+// holdout stays, whole patients; for privacy, the holdout's patients split in halves: one half scored, the other the
 // non-members, and the candidate subsampled to the scored half's size.
 ResampleValues run_resample(int r, const std::vector<std::unique_ptr<SectionScorer>>& scorers, const Database& candidate,
                             const Database& holdout, const EvalConfig& config) {
@@ -208,7 +210,7 @@ ResampleValues run_resample(int r, const std::vector<std::unique_ptr<SectionScor
   std::mt19937_64 rng(config.seed * 1000003ULL + static_cast<uint64_t>(r) + 1);
   const auto candidate_patients = stays_by_patient(candidate), holdout_patients = stays_by_patient(holdout);
   const size_t n = holdout.stays.size();
-  Database c = database_of_stays(candidate, draw_stays_by_patient(candidate_patients, n, false, rng));
+  Database c = database_of_stays(candidate, draw_stays_by_patient(candidate_patients, n, config.candidate_bootstrap, rng));
   Database b = database_of_stays(holdout, draw_stays_by_patient(holdout_patients, n, true, rng));
   auto [scored_half, nonmember_half] = split_patients(holdout_patients, rng);
   Database h1 = database_of_stays(holdout, scored_half), h2 = database_of_stays(holdout, nonmember_half);
@@ -454,7 +456,9 @@ nlohmann::json run_evaluation(const EvaluateRequest& request) {
       {"resampling",
        {{"resamples", resamples.size()},
         {"n", holdout.db.stays.size()},
-        {"candidate", "subsamples of n stays, whole patients, without replacement (with, when the candidate has fewer)"},
+        {"candidate", config.candidate_bootstrap
+                          ? "bootstrap resamples of n stays, whole patients, with replacement"
+                          : "subsamples of n stays, whole patients, without replacement (with, when the candidate has fewer)"},
         {"noise_floor", "bootstrap resamples of n holdout stays, whole patients, with replacement"},
         {"privacy", "holdout patients split in halves: one half scored, the other the non-members; the candidate "
                     "subsampled to the scored half's size"},

@@ -666,6 +666,14 @@ static nlohmann::json evaluate_utility_cv(const Database& train, const Database&
   std::vector<std::vector<int>> train_rows(static_cast<size_t>(K)), test_rows(static_cast<size_t>(K));
   for (size_t s = 0; s < real.stays.size(); ++s)
     for (int f = 0; f < K; ++f) (fold[s] == f ? test_rows : train_rows)[static_cast<size_t>(f)].push_back(static_cast<int>(s));
+  // Like with like: TRTR trains on no more real stays than TSTR has candidate stays.
+  std::mt19937_64 rng(config.seed + 17);
+  for (auto& rows : train_rows)
+    if (rows.size() > candidate_stays.size()) {
+      std::shuffle(rows.begin(), rows.end(), rng);
+      rows.resize(candidate_stays.size());
+      std::sort(rows.begin(), rows.end());
+    }
   std::vector<xgb::Matrix> real_trtr_x;
   for (int f = 0; f < K; ++f)
     real_trtr_x.push_back(encode_stays(real, pool, real_stays, build_feature_space(real, pool, train_rows[static_cast<size_t>(f)], config)));
@@ -770,8 +778,8 @@ static nlohmann::json evaluate_utility_cv(const Database& train, const Database&
   return {{"headline", headline},
           {"method",
            fmt::format("patient-grouped {}-fold cross-validation over the {} real stays (train + holdout; the holdout "
-                       "has fewer than {} stays): TRTR trains on the other folds, TSTR on the whole candidate, both "
-                       "tested on each fold; XGBoost on first-half counts and last values per item; AUROC (multi-class: "
+                       "has fewer than {} stays): TRTR trains on the other folds (at most as many stays as the "
+                       "candidate has, drawn at random), TSTR on the whole candidate, both tested on each fold; XGBoost on first-half counts and last values per item; AUROC (multi-class: "
                        "macro one-vs-rest). Intervals: 5th-95th percentile of the per-fold means. The folds include "
                        "real train stays the generator saw, so TSTR may be slightly optimistic.",
                        K, real.stays.size(), config.cv_below_stays)},
