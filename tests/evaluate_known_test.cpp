@@ -244,6 +244,7 @@ TEST(EvaluateKnown, PrivacyCountsPatientsAndExactCopies) {
   auto scores = evaluate_privacy(train, holdout, candidate, config);
   EXPECT_DOUBLE_EQ(scores["exact_stay_copies"].get<double>(), 0.5);
   EXPECT_DOUBLE_EQ(scores["exact_event_copies"].get<double>(), 0.5);
+  EXPECT_DOUBLE_EQ(scores["exact_row_copies"].get<double>(), 0.5);
   EXPECT_EQ(scores["patients"]["other"].get<int>(), 20);
   // Give each copied stay the patient of a holdout-derived stay: 10 patients of two stays each.
   for (int s = 0; s < 10; ++s) candidate.stays[static_cast<size_t>(s)].patient_id = candidate.stays[static_cast<size_t>(s + 10)].patient_id;

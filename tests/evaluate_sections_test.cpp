@@ -207,6 +207,14 @@ TEST_F(EvaluateSections, RunEvaluationWritesReport) {
   EXPECT_EQ(html.find("http://www.w3.org/1999/xlink\" xlink:href=\"http"), std::string::npos);
 }
 
+TEST_F(EvaluateSections, BaselineRowsAreRowCopiesButNotEventCopies) {
+  write_independent_baseline(real / "train", 80, 11, dir / "baseline");
+  Database base = load_database(dir / "baseline", pool, {.show_progress = false});
+  auto privacy = evaluate_privacy(train, test, base, config);
+  EXPECT_DOUBLE_EQ(privacy["exact_row_copies"].get<double>(), 1.0);  // every row is a train row at a new time
+  EXPECT_LT(privacy["exact_event_copies"].get<double>(), 0.2);
+}
+
 // Robustness: an empty candidate (headers only), a one-stay candidate and a candidate missing a
 // table file give a report or a clear error, never a hang (NaN distances once looped in auroc).
 TEST_F(EvaluateSections, EmptyAndOneStayCandidatesGiveAReport) {

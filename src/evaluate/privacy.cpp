@@ -15,8 +15,8 @@
 // Accuracy on train stays (members) minus accuracy on non-member stays is the advantage the
 // scored data gives about members (0: none).
 //
-// Exact copies compare whole rows: an event is (table, minute, every modelled value); a stay is
-// the multiset of its events.
+// Exact copies compare whole rows: an event is (table, minute, every modelled value); a row is the
+// same without the minute (a row copied to another time); a stay is the multiset of its events.
 #include "evaluate/evaluate.h"
 #include "evaluate/metrics.h"
 #include "evaluate/table_util.h"
@@ -162,10 +162,11 @@ uint64_t mix(uint64_t h, uint64_t v) {
   return h ^ (h >> 29);
 }
 
-// Hash of one row as an event: table name, minute and every modelled value.
-uint64_t event_hash(const Table& t, size_t r) {
+// Hash of one row as an event: table name, minute (unless `with_minute` is false) and every
+// modelled value.
+uint64_t event_hash(const Table& t, size_t r, bool with_minute = true) {
   uint64_t h = std::hash<std::string>{}(t.name());
-  h = mix(h, static_cast<uint64_t>(t.minute[r]));
+  if (with_minute) h = mix(h, static_cast<uint64_t>(t.minute[r]));
   for (const auto& c : t.columns) {
     if (c.is_numeric()) {
       double v = c.values[r];
@@ -177,12 +178,17 @@ uint64_t event_hash(const Table& t, size_t r) {
   return h;
 }
 
-// Per stay: the hash of the sorted hashes of its events (0 for an empty stay); plus every event hash.
-void hash_database(const Database& db, std::vector<uint64_t>& stay_hashes, std::vector<uint64_t>& event_hashes) {
+// Per stay: the hash of the sorted hashes of its events (0 for an empty stay); plus every event
+// hash, and every row hash (the event without its minute).
+void hash_database(const Database& db, std::vector<uint64_t>& stay_hashes, std::vector<uint64_t>& event_hashes,
+                   std::vector<uint64_t>& row_hashes) {
   std::vector<uint64_t> hs;
   for (size_t s = 0; s < db.stays.size(); ++s) {
     hs.clear();
-    for (const auto& e : db.stay_events(s)) hs.push_back(event_hash(db.tables[e.table], e.row));
+    for (const auto& e : db.stay_events(s)) {
+      hs.push_back(event_hash(db.tables[e.table], e.row));
+      row_hashes.push_back(event_hash(db.tables[e.table], e.row, false));
+    }
     event_hashes.insert(event_hashes.end(), hs.begin(), hs.end());
     std::sort(hs.begin(), hs.end());
     uint64_t h = 0;
@@ -276,10 +282,12 @@ class PrivacyScorer final : public SectionScorer {
     train_idx_ = sample_stays(train_.stays.size(), config_.max_privacy_stays, rng);
     v_train_ = stay_vectors(train_, space_, train_idx_);
     train_units_ = patient_units(train_, train_idx_);
-    hash_database(train_, train_stays_, train_events_);
-    train_stay_set_.insert(train_stays_.begin(), train_stays_.end());
+    std::vector<uint64_t> stays, events, rows;
+    hash_database(train_, stays, events, rows);
+    train_stay_set_.insert(stays.begin(), stays.end());
     train_stay_set_.erase(0);
-    train_event_set_.insert(train_events_.begin(), train_events_.end());
+    train_event_set_.insert(events.begin(), events.end());
+    train_row_set_.insert(rows.begin(), rows.end());
     choose_sensitive_items();
     qi_train_ = quasi_identifiers(train_, train_idx_, qi_dims_);
     sensitive_train_ = item_presence(train_, train_idx_, sensitive_);
@@ -343,12 +351,14 @@ class PrivacyScorer final : public SectionScorer {
   }
 
   void add_exact_copies(const Database& other, nlohmann::json& out) const {
-    std::vector<uint64_t> other_stays, other_events;
-    hash_database(other, other_stays, other_events);
-    double stay_copies = 0, nonempty = 0, event_copies = 0;
+    std::vector<uint64_t> other_stays, other_events, other_rows;
+    hash_database(other, other_stays, other_events, other_rows);
+    double stay_copies = 0, nonempty = 0, event_copies = 0, row_copies = 0;
     for (uint64_t h : other_stays)
       if (h) nonempty += 1, stay_copies += train_stay_set_.count(h);
     for (uint64_t h : other_events) event_copies += train_event_set_.count(h);
+    for (uint64_t h : other_rows) row_copies += train_row_set_.count(h);
+    out["exact_row_copies"] = json_number(other_rows.empty() ? NAN : row_copies / other_rows.size());
     out["exact_stay_copies"] = json_number(nonempty ? stay_copies / nonempty : NAN);
     out["exact_event_copies"] = json_number(other_events.empty() ? NAN : event_copies / other_events.size());
   }
@@ -416,8 +426,7 @@ class PrivacyScorer final : public SectionScorer {
   std::vector<int32_t> train_idx_;
   std::vector<float> v_train_;
   std::vector<std::vector<size_t>> train_units_;
-  std::vector<uint64_t> train_stays_, train_events_;
-  std::unordered_set<uint64_t> train_stay_set_, train_event_set_;
+  std::unordered_set<uint64_t> train_stay_set_, train_event_set_, train_row_set_;
   std::map<std::pair<std::string, int32_t>, size_t> sensitive_;
   size_t qi_dims_ = 0;
   std::vector<float> qi_train_;

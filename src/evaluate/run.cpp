@@ -120,7 +120,8 @@ const std::vector<SectionSpec>& resampled_sections() {
         {"mia_accuracy", "Membership attack accuracy", kHalf},
         {"attribute_advantage", "Attribute inference advantage (members - non-members)", kZero},
         {"exact_stay_copies", "Exact stay copies (share)", kLower},
-        {"exact_event_copies", "Exact event copies (share)", kLower}},
+        {"exact_event_copies", "Exact event copies (share)", kLower},
+        {"exact_row_copies", "Exact row copies, time ignored (share)", kLower}},
        true},
       {"validity", validity_scorer(), {{"invalid_share", "Invalid rows (range / category / window)", kLower}}},
   };
