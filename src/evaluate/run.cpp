@@ -428,13 +428,13 @@ nlohmann::json run_evaluation(const EvaluateRequest& request) {
   static const toml::table kEmpty;
   const toml::table& evaluate_table = request.config ? config_section(*request.config, "evaluate") : kEmpty;
   timed("utility", [&] {
+    // XGBoost keeps its own thread count ([evaluate.utility] threads, default 1): its OpenMP
+    // threads spin-wait, which on a busy machine costs far more than it gains (utility.h).
     UtilityConfig utility = parse_utility_config(evaluate_table, request.config_path);
-    if (config.threads > 0) utility.xgb.threads = config.threads;
     return evaluate_utility(train, holdout.db, synthetic, pool, utility);
   });
   timed("predictive_similarity", [&] {
     PredsimConfig predsim = parse_predsim_config(evaluate_table, request.config_path);
-    if (config.threads > 0) predsim.xgb.threads = config.threads;
     return evaluate_predictive_similarity(train, holdout.db, synthetic, pool, predsim);
   });
   timed("next_event", [&] {
