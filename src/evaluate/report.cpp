@@ -387,8 +387,12 @@ std::string utility_html(const nlohmann::json& sections) {
   const auto& u = at(sections, "utility");
   if (u.contains("headline")) {
     h += "<table><tr><th>Number</th><th>Value</th></tr>";
-    for (auto& [k, v] : u["headline"].items())
-      h += fmt::format("<tr><td>{}</td><td>{}</td></tr>", esc(k), v.is_array() ? esc(v.dump()) : num(v));
+    for (auto& [k, v] : u["headline"].items()) {
+      std::string value = v.is_object() && v.contains("mean") ? interval_text(v) + " (mean [90%])"
+                          : v.is_array() || v.is_object()    ? esc(v.dump())
+                                                             : num(v);
+      h += fmt::format("<tr><td>{}</td><td>{}</td></tr>", esc(k), value);
+    }
     h += "</table><p class=note>" + esc(u.value("method", "")) + "</p>" + task_table(u);
     std::vector<std::string> labels;
     std::vector<std::vector<double>> values(2);
