@@ -1,8 +1,9 @@
 #pragma once
-// `rawmed evaluate`: every score of a database ("other": synthetic data, or the real test split as
-// the noise floor) against the real train split. Each section function returns one JSON object;
-// run_evaluation calls them for the synthetic data and for the real test split and writes
-// REPORT/metrics.json and REPORT/report.html (docs/formats/report.md).
+// `rawmed evaluate`: every score of a database ("other": the candidate, or the real holdout as the
+// noise floor) against the real train split. Each section is a SectionScorer returning one JSON
+// object; run_evaluation scores the candidate and the holdout at full size and over size-matched
+// resamples (intervals, verdicts) and writes REPORT/metrics.json and REPORT/report.html
+// (docs/formats/report.md). The sections and their headline metrics are listed in run.cpp.
 #include "evaluate/database.h"
 
 #include <nlohmann/json.hpp>
@@ -50,7 +51,7 @@ nlohmann::json evaluate_associations(const Database& train, const Database& othe
 nlohmann::json evaluate_intertable(const Database& train, const Database& other, const StringPool& pool,
                                    const EvalConfig& config);
 nlohmann::json evaluate_temporal(const Database& train, const Database& other, const EvalConfig& config);
-// `holdout`: real stays never used for training (non-members); the test split for synthetic data.
+// `holdout`: real stays never used for training (non-members).
 nlohmann::json evaluate_privacy(const Database& train, const Database& holdout, const Database& other,
                                 const EvalConfig& config);
 nlohmann::json evaluate_validity(const Database& train, const Database& other, const EvalConfig& config);
