@@ -1,8 +1,10 @@
 // Privacy and temporal checks on the real demo splits written by `rawmed prepare` (prepared here
-// from the bundled data): a copy of train must look like a copy, shuffled times must look wrong.
+// from the bundled data): a copy of train must look like a copy, shuffled times must look wrong,
+// the valid split must sit within the noise floor and the naive baseline must not.
 #include "common/fs.h"
 #include "common/log.h"
 #include "evaluate/database.h"
+#include "evaluate/baseline.h"
 #include "evaluate/evaluate.h"
 #include "ingest/prepare.h"
 #include "test_util.h"
@@ -10,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
 #include <random>
 
 namespace rawmed::eval {
@@ -57,6 +60,39 @@ TEST_P(EvaluateReal, CopyOfTrainLeaksAndShuffledTimesFail) {
   EXPECT_GT(shuffled["gap_ks"].get<double>(), 0.3);
   EXPECT_GT(shuffled["gap_ks"].get<double>(), 3 * noise["gap_ks"].get<double>());
   EXPECT_GT(shuffled["time_ks"].get<double>(), noise["time_ks"].get<double>());
+}
+
+// The sanity check of the noise floor: the real valid split, scored like a synthetic database, is
+// within the noise floor on every resampled metric and on utility; the naive baseline is flagged
+// on temporal and privacy (row copies) metrics.
+TEST_P(EvaluateReal, ValidSplitIsWithinTheNoiseFloorAndTheBaselineIsNot) {
+  fs::path real = real_dir(GetParam());
+  EvaluateRequest request;
+  request.real = real;
+  request.synthetic = real / "valid";
+  request.out = real.parent_path() / "report-valid";
+  request.eval.threads = 1;
+  nlohmann::json valid = run_evaluation(request);
+  EXPECT_EQ(valid["resampling"]["resamples"], 20);
+  int rows = 0;
+  for (const auto& row : valid["summary"]) {
+    if (!row.contains("synthetic_interval")) continue;
+    ++rows;
+    EXPECT_EQ(row["verdict"], "within the noise floor") << row["metric"] << ": " << row.dump();
+  }
+  EXPECT_GE(rows, 20);
+
+  StringPool pool;
+  size_t n = load_database(real / "valid", pool, {.show_progress = false}).stays.size();
+  write_independent_baseline(real / "train", static_cast<int64_t>(n), 1, real.parent_path() / "baseline");
+  request.synthetic = real.parent_path() / "baseline";
+  request.out = real.parent_path() / "report-baseline";
+  nlohmann::json baseline = run_evaluation(request);
+  std::map<std::string, std::string> verdicts;
+  for (const auto& row : baseline["summary"]) verdicts[row["metric"]] = row.value("verdict", "");
+  EXPECT_EQ(verdicts["gap_ks"], "worse than the noise floor");
+  EXPECT_EQ(verdicts["time_ks"], "worse than the noise floor");
+  EXPECT_EQ(verdicts["exact_row_copies"], "worse than the noise floor");
 }
 
 INSTANTIATE_TEST_SUITE_P(Demos, EvaluateReal, ::testing::Values("mimic-iv-demo", "eicu-demo"));

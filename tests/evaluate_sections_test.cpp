@@ -187,17 +187,75 @@ TEST_F(EvaluateSections, RunEvaluationWritesReport) {
   ASSERT_TRUE(fs::exists(dir / "report" / "metrics.json"));
   ASSERT_TRUE(fs::exists(dir / "report" / "report.html"));
   auto saved = read_json(dir / "report" / "metrics.json");
-  EXPECT_EQ(saved["format"], "rawmed-report/1");
+  EXPECT_EQ(saved["format"], "rawmed-report/2");
   EXPECT_EQ(saved["inputs"]["real_train"]["crc32"]["labs.csv.gz"], file_crc32(real / "train" / "labs.csv.gz"));
   bool has_cde = false;
   for (const auto& row : saved["summary"])
-    if (row["metric"] == "cde") has_cde = row["synthetic"].is_number() && row["noise_floor"].is_number();
+    if (row["metric"] == "cde") {
+      has_cde = row["synthetic"].is_number() && row["noise_floor"].is_number();
+      EXPECT_EQ(row["synthetic_interval"]["resamples"], 20);
+      EXPECT_LE(row["noise_floor_interval"]["lo"].get<double>(), row["noise_floor_interval"]["hi"].get<double>());
+      EXPECT_TRUE(row["verdict"].is_string());
+    }
   EXPECT_TRUE(has_cde);
-  EXPECT_EQ(saved["sections"]["privacy"]["real_test"]["holdout"], "valid split");
+  EXPECT_EQ(saved["holdout"]["splits"], "valid + test splits pooled");
+  EXPECT_EQ(saved["resampling"]["n"], 80);
+  EXPECT_TRUE(saved["sections"]["privacy"]["synthetic"]["attribute_advantage"].is_number());
   std::string html = read_file(dir / "report" / "report.html");
   EXPECT_NE(html.find("<h2>Summary</h2>"), std::string::npos);
   EXPECT_EQ(html.find("<script"), std::string::npos);  // self-contained, no scripts
   EXPECT_EQ(html.find("http://www.w3.org/1999/xlink\" xlink:href=\"http"), std::string::npos);
+}
+
+TEST_F(EvaluateSections, BaselineRowsAreRowCopiesButNotEventCopies) {
+  write_independent_baseline(real / "train", 80, 11, dir / "baseline");
+  Database base = load_database(dir / "baseline", pool, {.show_progress = false});
+  auto privacy = evaluate_privacy(train, test, base, config);
+  EXPECT_DOUBLE_EQ(privacy["exact_row_copies"].get<double>(), 1.0);  // every row is a train row at a new time
+  EXPECT_LT(privacy["exact_event_copies"].get<double>(), 0.2);
+}
+
+// Robustness: an empty candidate (headers only), a one-stay candidate and a candidate missing a
+// table file give a report or a clear error, never a hang (NaN distances once looped in auroc).
+TEST_F(EvaluateSections, EmptyAndOneStayCandidatesGiveAReport) {
+  EvaluateRequest request;
+  request.real = real;
+  request.eval.resamples = 5;
+  write_fixture(make_fixture(0, 9, 9000), dir / "empty");
+  request.synthetic = dir / "empty";
+  request.out = dir / "report-empty";
+  nlohmann::json empty = run_evaluation(request);
+  EXPECT_DOUBLE_EQ(empty["sections"]["fidelity"]["synthetic"]["cde"].get<double>(), 1.0);  // nothing matches
+  EXPECT_TRUE(empty["sections"]["privacy"]["synthetic"]["mia_auc"].is_null());
+  for (const auto& row : empty["summary"]) {
+    if (row.contains("synthetic_interval")) EXPECT_EQ(row["verdict"], "not computed") << row["metric"];
+  }
+
+  write_fixture(make_fixture(1, 9, 9000), dir / "one");
+  request.synthetic = dir / "one";
+  request.out = dir / "report-one";
+  nlohmann::json one = run_evaluation(request);
+  EXPECT_EQ(one["inputs"]["synthetic"]["stays"], 1);
+  bool flagged = false;
+  for (const auto& row : one["summary"])
+    if (row["metric"] == "count_ks") flagged = row["verdict"] == "worse than the noise floor";
+  EXPECT_TRUE(flagged);  // one stay repeated 80 times: its event count is the only one
+}
+
+TEST_F(EvaluateSections, CandidateMissingATableIsAClearError) {
+  write_fixture(make_fixture(10, 9, 9000), dir / "partial");
+  fs::remove(dir / "partial" / "meds.csv.gz");
+  EvaluateRequest request;
+  request.real = real;
+  request.synthetic = dir / "partial";
+  request.out = dir / "report-partial";
+  try {
+    run_evaluation(request);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("meds.csv.gz"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(dir / "report-partial"));
 }
 
 TEST_F(EvaluateSections, MissingSchemaColumnIsAnError) {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 
 namespace rawmed::eval {
 
@@ -65,6 +66,17 @@ TEST(Metrics, Auroc) {
   EXPECT_DOUBLE_EQ(auroc(ties, mixed), 0.5);
   std::vector<uint8_t> one_class{1, 1, 1};
   EXPECT_TRUE(std::isnan(auroc(ties, one_class)));
+}
+
+// Regression: NaN scores (distances to an empty candidate) made the tie walk loop forever.
+TEST(Metrics, AurocLeavesOutNanScores) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  std::vector<double> scores{0.1, nan, 0.4, 0.35, nan, 0.8};
+  std::vector<uint8_t> labels{0, 1, 0, 1, 0, 1};
+  EXPECT_DOUBLE_EQ(auroc(scores, labels), 0.75);  // the four finite scores of the test above
+  std::vector<double> all_nan{nan, nan, nan};
+  std::vector<uint8_t> mixed{0, 1, 1};
+  EXPECT_TRUE(std::isnan(auroc(all_nan, mixed)));
 }
 
 TEST(Metrics, QuantileAndMean) {

@@ -185,6 +185,7 @@ TEST_F(Utility, UtilityTstrMatchesTrtrOnFaithfulDataAndFailsOnSwappedData) {
   config.seeds = 2;
   config.xgb.trees = 20;
   config.xgb.threads = 1;
+  config.cv_below_stays = 0;  // the holdout mode (cross-validation has its own test below)
   nlohmann::json faithful = evaluate_utility(train, test, train, pool, config);
   const auto& heparin = result_named(faithful, "tasks", "heparin");
   EXPECT_TRUE(heparin.at("averaged").get<bool>());
@@ -216,11 +217,39 @@ TEST_F(Utility, UtilityWithoutPositiveTrainingLabelsScoresChance) {
   config.seeds = 1;
   config.xgb.trees = 10;
   config.xgb.threads = 1;
+  config.cv_below_stays = 0;
   nlohmann::json out = evaluate_utility(train, test, train, pool, config);
   const auto& propofol = result_named(out, "tasks", "propofol");
   EXPECT_TRUE(propofol.at("averaged").get<bool>());
   EXPECT_DOUBLE_EQ(propofol.at("trtr").at("auroc_mean").get<double>(), 0.5);
   EXPECT_TRUE(propofol.at("trtr").contains("note"));
+}
+
+// Small holdout: patient-grouped 5-fold cross-validation over train + holdout. A faithful candidate
+// matches TRTR (ratio near 1, heparin AUROC near 1 on every fold); a swapped one inverts it.
+TEST_F(Utility, SmallHoldoutUsesCrossValidationWithFoldIntervals) {
+  StringPool pool;
+  Database train = drug_db(120, false, 30, pool);
+  Database holdout = drug_db(40, false, 10, pool);
+  Database swapped = drug_db(120, true, 30, pool);
+  UtilityConfig config;
+  config.xgb.trees = 20;
+  nlohmann::json faithful = evaluate_utility(train, holdout, train, pool, config);
+  const auto& headline = faithful.at("headline");
+  EXPECT_EQ(headline.at("mode"), "cross-validation");
+  EXPECT_EQ(headline.at("per_fold").at("trtr").size(), 5u);
+  EXPECT_EQ(faithful.at("stays").at("real").get<int>(), 160);
+  const auto& heparin = result_named(faithful, "tasks", "heparin");
+  EXPECT_EQ(heparin.at("labels").at("real"), nlohmann::json({80, 80}));
+  EXPECT_GT(heparin.at("trtr").at("auroc_interval").at("lo").get<double>(), 0.95);
+  EXPECT_GT(heparin.at("tstr").at("auroc_interval").at("lo").get<double>(), 0.95);
+  EXPECT_NEAR(headline.at("ratio_interval").at("mean").get<double>(), 1.0, 0.05);
+  EXPECT_EQ(headline.at("tasks_not_available").size(), 9u);  // 6 lab tasks, norepinephrine, magnesium, KCl
+
+  nlohmann::json bad = evaluate_utility(train, holdout, swapped, pool, config);
+  const auto& h = bad.at("headline");
+  EXPECT_LT(h.at("tstr_trtr_ratio").get<double>(), 0.8);
+  EXPECT_LT(h.at("ratio_interval").at("hi").get<double>(), 0.8);  // every fold: TSTR well below TRTR
 }
 
 namespace {

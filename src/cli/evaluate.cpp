@@ -1,6 +1,6 @@
-// `rawmed evaluate --real WORK/real --synthetic SYN --out REPORT`: every score of the synthetic data
-// against real train, next to the real test split's (the noise floor); writes metrics.json and
-// report.html (docs/formats/report.md).
+// `rawmed evaluate --real WORK/real --synthetic SYN --out REPORT`: every score of the candidate
+// against real train, next to the real holdout's (the noise floor), with size-matched intervals and
+// verdicts; writes metrics.json and report.html (docs/formats/report.md).
 #include "cli/commands.h"
 #include "common/error.h"
 #include "common/log.h"
@@ -21,7 +21,7 @@ namespace {
 struct EvaluateArgs {
   std::filesystem::path real, synthetic, out, config;
   std::optional<uint64_t> seed;
-  int threads = 2;
+  int threads = 0;  // all cores
   std::string device = "cpu";
   bool quiet = false;
 };
@@ -68,7 +68,7 @@ void add_evaluate_command(CLI::App& app) {
   cmd->add_option("--out", args->out, "report folder (metrics.json, report.html)")->required();
   cmd->add_option("--config", args->config, "dataset spec (default: REAL/../config.toml when present)");
   cmd->add_option("--seed", args->seed, "random seed (default: [evaluate] seed or 0)");
-  cmd->add_option("--threads", args->threads, "CPU threads (0: all cores)");
+  cmd->add_option("--threads", args->threads, "CPU threads (default 0: all cores)");
   cmd->add_option("--device", args->device, "cpu or cuda (next-event model)");
   cmd->add_flag("--quiet", args->quiet, "no progress output");
   cmd->callback([args] { run(*args); });

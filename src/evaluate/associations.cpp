@@ -65,58 +65,94 @@ double mean_abs_off_diagonal(const std::vector<double>& a, const std::vector<dou
   return sum / static_cast<double>(k * (k - 1));
 }
 
+// The train side of every matrix is computed once.
+class AssociationsScorer final : public SectionScorer {
+ public:
+  explicit AssociationsScorer(const SectionContext& context) : config_(context.config) {
+    for (const auto& rt : context.train.tables) {
+      TrainTable t;
+      t.name = rt.name();
+      t.columns = association_columns(rt, false);
+      if (t.columns.size() >= 2) t.matrix = association_matrix(rt, t.columns, sample_rows(rt, nullptr, config_.max_association_rows));
+      t.item_columns = association_columns(rt, true);
+      if (rt.item >= 0 && t.item_columns.size() >= 2) {
+        t.has_items = true;
+        t.item_column = rt.columns[rt.item].name;
+        for (const auto& [item, rows] : rows_by_id(rt.columns[rt.item].ids)) {
+          if (static_cast<int64_t>(rows.size()) < config_.min_item_rows_pcc) continue;
+          t.items.push_back({item, association_matrix(rt, t.item_columns, sample_rows(rt, &rows, config_.max_association_rows))});
+        }
+      }
+      tables_.push_back(std::move(t));
+    }
+  }
+
+  nlohmann::json score(const Database& other, const Database*) const override {
+    nlohmann::json tables = nlohmann::json::object();
+    std::vector<double> pcc_all, ipcc_all;
+    int64_t eligible_all = 0, scored_all = 0;
+    for (const TrainTable& t : tables_) {
+      const Table& ot = other.tables[other.table_index(t.name)];
+      nlohmann::json entry;
+      if (t.columns.size() >= 2) {
+        auto mo = association_matrix(ot, t.columns, sample_rows(ot, nullptr, config_.max_association_rows));
+        double pcc = mean_abs_off_diagonal(t.matrix, mo, t.columns.size());
+        pcc_all.push_back(pcc);
+        entry["pcc"] = pcc;
+        entry["columns"] = t.columns;
+        entry["matrix_real"] = t.matrix;
+        entry["matrix_other"] = mo;
+      }
+      if (t.has_items) {
+        auto other_groups = rows_by_id(ot.columns[ot.column_index(t.item_column)].ids);
+        std::vector<double> scores;
+        for (const auto& [item, mr] : t.items) {
+          auto it = other_groups.find(item);
+          if (it == other_groups.end() || static_cast<int64_t>(it->second.size()) < config_.min_item_rows_pcc_other) continue;
+          auto mo = association_matrix(ot, t.item_columns, sample_rows(ot, &it->second, config_.max_association_rows));
+          scores.push_back(mean_abs_off_diagonal(mr, mo, t.item_columns.size()));
+        }
+        ipcc_all.insert(ipcc_all.end(), scores.begin(), scores.end());
+        eligible_all += static_cast<int64_t>(t.items.size());
+        scored_all += static_cast<int64_t>(scores.size());
+        entry["ipcc"] = json_number(mean(scores));
+        entry["ipcc_items_eligible"] = t.items.size();
+        entry["ipcc_items_scored"] = scores.size();
+      }
+      if (!entry.is_null()) tables[t.name] = entry;
+    }
+    return {{"pcc", json_number(mean(pcc_all))},
+            {"ipcc", json_number(mean(ipcc_all))},
+            {"ipcc_items_eligible", eligible_all},
+            {"ipcc_items_scored", scored_all},
+            {"ipcc_share_scored", json_number(eligible_all ? static_cast<double>(scored_all) / eligible_all : NAN)},
+            {"min_item_rows_pcc", config_.min_item_rows_pcc},
+            {"min_item_rows_pcc_other", config_.min_item_rows_pcc_other},
+            {"tables", tables}};
+  }
+
+ private:
+  struct TrainTable {
+    std::string name;
+    std::vector<std::string> columns, item_columns;
+    std::vector<double> matrix;
+    bool has_items = false;
+    std::string item_column;
+    std::vector<std::pair<int32_t, std::vector<double>>> items;  // eligible items and their train matrix
+  };
+  const EvalConfig& config_;
+  std::vector<TrainTable> tables_;
+};
+
 }  // namespace
 
+ScorerFactory associations_scorer() {
+  return [](const SectionContext& context) { return std::make_unique<AssociationsScorer>(context); };
+}
+
 nlohmann::json evaluate_associations(const Database& train, const Database& other, const EvalConfig& config) {
-  nlohmann::json tables = nlohmann::json::object();
-  std::vector<double> pcc_all, ipcc_all;
-  int64_t eligible_all = 0, scored_all = 0;
-  for (const auto& rt : train.tables) {
-    const Table& ot = other.tables[other.table_index(rt.name())];
-    nlohmann::json entry;
-    auto names = association_columns(rt, false);
-    if (names.size() >= 2) {
-      auto mr = association_matrix(rt, names, sample_rows(rt, nullptr, config.max_association_rows));
-      auto mo = association_matrix(ot, names, sample_rows(ot, nullptr, config.max_association_rows));
-      double pcc = mean_abs_off_diagonal(mr, mo, names.size());
-      pcc_all.push_back(pcc);
-      entry["pcc"] = pcc;
-      entry["columns"] = names;
-      entry["matrix_real"] = mr;
-      entry["matrix_other"] = mo;
-    }
-    auto item_names = association_columns(rt, true);
-    if (rt.item >= 0 && item_names.size() >= 2) {
-      auto real_groups = rows_by_id(rt.columns[rt.item].ids);
-      auto other_groups = rows_by_id(ot.columns[ot.column_index(rt.columns[rt.item].name)].ids);
-      std::vector<double> scores;
-      int64_t eligible = 0;
-      for (const auto& [item, rows] : real_groups) {
-        if (static_cast<int64_t>(rows.size()) < config.min_item_rows_pcc) continue;
-        ++eligible;
-        auto it = other_groups.find(item);
-        if (it == other_groups.end() || static_cast<int64_t>(it->second.size()) < config.min_item_rows_pcc_other) continue;
-        auto mr = association_matrix(rt, item_names, sample_rows(rt, &rows, config.max_association_rows));
-        auto mo = association_matrix(ot, item_names, sample_rows(ot, &it->second, config.max_association_rows));
-        scores.push_back(mean_abs_off_diagonal(mr, mo, item_names.size()));
-      }
-      ipcc_all.insert(ipcc_all.end(), scores.begin(), scores.end());
-      eligible_all += eligible;
-      scored_all += static_cast<int64_t>(scores.size());
-      entry["ipcc"] = json_number(mean(scores));
-      entry["ipcc_items_eligible"] = eligible;
-      entry["ipcc_items_scored"] = scores.size();
-    }
-    if (!entry.is_null()) tables[rt.name()] = entry;
-  }
-  return {{"pcc", json_number(mean(pcc_all))},
-          {"ipcc", json_number(mean(ipcc_all))},
-          {"ipcc_items_eligible", eligible_all},
-          {"ipcc_items_scored", scored_all},
-          {"ipcc_share_scored", json_number(eligible_all ? static_cast<double>(scored_all) / eligible_all : NAN)},
-          {"min_item_rows_pcc", config.min_item_rows_pcc},
-          {"min_item_rows_pcc_other", config.min_item_rows_pcc_other},
-          {"tables", tables}};
+  StringPool unused;
+  return AssociationsScorer({train, unused, config}).score(other, nullptr);
 }
 
 }  // namespace rawmed::eval

@@ -1,8 +1,9 @@
 #pragma once
-// `rawmed evaluate`: every score of a database ("other": synthetic data, or the real test split as
-// the noise floor) against the real train split. Each section function returns one JSON object;
-// run_evaluation calls them for the synthetic data and for the real test split and writes
-// REPORT/metrics.json and REPORT/report.html (docs/formats/report.md).
+// `rawmed evaluate`: every score of a database ("other": the candidate, or the real holdout as the
+// noise floor) against the real train split. Each section is a SectionScorer returning one JSON
+// object; run_evaluation scores the candidate and the holdout at full size and over size-matched
+// resamples (intervals, verdicts) and writes REPORT/metrics.json and REPORT/report.html
+// (docs/formats/report.md). The sections and their headline metrics are listed in run.cpp.
 #include "evaluate/database.h"
 
 #include <nlohmann/json.hpp>
@@ -10,6 +11,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <string>
 
 namespace rawmed {
@@ -28,8 +30,13 @@ struct EvalConfig {
   int privacy_items = 128;           // items (all tables) in the stay vectors of the privacy distance
   int64_t max_privacy_stays = 3000;  // stays sampled per side for distances
   int histogram_items = 6;           // items plotted in the report
+  int resamples = 20;                // R: resamples per side for the intervals (0: none)
+  bool pool_holdout = true;          // holdout = valid + test (less the candidate's own split)
+  // Candidate draws: true = bootstrap (with replacement, like the holdout's), false = subsamples.
+  bool candidate_bootstrap = true;
+  int attribute_items = 10;          // privacy: sensitive items of the attribute-inference check
   uint64_t seed = 0;
-  int threads = 2;
+  int threads = 0;                   // 0: all cores
 
   nlohmann::json to_json() const;
   // Reads the optional [evaluate] section (sub-tables utility, next_event, predictive_similarity
@@ -44,10 +51,35 @@ nlohmann::json evaluate_associations(const Database& train, const Database& othe
 nlohmann::json evaluate_intertable(const Database& train, const Database& other, const StringPool& pool,
                                    const EvalConfig& config);
 nlohmann::json evaluate_temporal(const Database& train, const Database& other, const EvalConfig& config);
-// `holdout`: real stays never used for training (non-members); the test split for synthetic data.
+// `holdout`: real stays never used for training (non-members).
 nlohmann::json evaluate_privacy(const Database& train, const Database& holdout, const Database& other,
                                 const EvalConfig& config);
 nlohmann::json evaluate_validity(const Database& train, const Database& other, const EvalConfig& config);
+
+// A section scorer: what depends only on train is computed once (construction), so each resample
+// pays only for its own side. score() is const and safe to call from several threads.
+class SectionScorer {
+ public:
+  virtual ~SectionScorer() = default;
+  // `nonmembers`: real stays never used for training (privacy only; null: not computed).
+  virtual nlohmann::json score(const Database& other, const Database* nonmembers) const = 0;
+};
+struct SectionContext {
+  const Database& train;
+  const StringPool& pool;
+  const EvalConfig& config;
+};
+using ScorerFactory = std::function<std::unique_ptr<SectionScorer>(const SectionContext&)>;
+ScorerFactory fidelity_scorer();
+ScorerFactory associations_scorer();
+ScorerFactory intertable_scorer();
+ScorerFactory temporal_scorer();
+ScorerFactory privacy_scorer();
+ScorerFactory validity_scorer();
+// Adapts a plain section function (train recomputed on every call) into a scorer.
+ScorerFactory per_call(std::function<nlohmann::json(const Database& train, const Database& other, const StringPool& pool,
+                                                    const EvalConfig& config)>
+                           section);
 
 struct EvaluateRequest {
   std::filesystem::path real;       // WORK/real: holds train/, test/ (and valid/)

@@ -132,9 +132,13 @@ double theils_u(std::span<const int32_t> x, std::span<const int32_t> y) {
 }
 
 double auroc(std::span<const double> scores, std::span<const uint8_t> labels) {
-  size_t n = std::min(scores.size(), labels.size());
-  std::vector<size_t> order(n);
-  std::iota(order.begin(), order.end(), 0);
+  // NaN scores (e.g. distances to an empty set) carry no ranking: they are left out. NaN breaks
+  // both the sort's ordering and the tie walk (NaN == NaN is false), so keeping them would hang.
+  size_t n = 0;
+  std::vector<size_t> order;
+  for (size_t i = 0; i < std::min(scores.size(), labels.size()); ++i)
+    if (!std::isnan(scores[i])) order.push_back(i);
+  n = order.size();
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return scores[a] < scores[b]; });
   // Sum of positive ranks (average ranks for ties).
   double rank_sum = 0, pos = 0;

@@ -30,7 +30,7 @@ double correlation_ratio(std::span<const int32_t> categories, std::span<const do
 double theils_u(std::span<const int32_t> x, std::span<const int32_t> y);
 
 // Area under the ROC curve of scores (higher = positive) against 0/1 labels, ties counted half
-// (Mann-Whitney U / (n_pos n_neg)). NaN when a class is absent.
+// (Mann-Whitney U / (n_pos n_neg)). NaN scores are left out; NaN when a class is absent after that.
 double auroc(std::span<const double> scores, std::span<const uint8_t> labels);
 
 // Maps arbitrary non-negative ids to 0..k-1 (first-seen order) so counts can use small arrays;

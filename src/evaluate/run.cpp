@@ -1,17 +1,22 @@
-// The evaluation driver: loads the real splits and the synthetic database, runs every section for
-// the synthetic data and for the real test split (the noise floor), writes metrics.json and
-// report.html into the report folder atomically.
+// The evaluation driver: loads the real splits and the candidate, scores both the candidate and the
+// real holdout (the noise floor) against real train, at full size and over size-matched resamples
+// (intervals and verdicts), and writes metrics.json and report.html into the report folder atomically.
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/log.h"
 #include "evaluate/evaluate.h"
+#include "evaluate/resample.h"
 #include "evaluate/table_util.h"
 #include "evaluate/utility.h"
 #include "ingest/config.h"
 #include "rawmed_version.h"
 
 #include <ctime>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
 
 namespace rawmed::eval {
 
@@ -25,6 +30,10 @@ nlohmann::json EvalConfig::to_json() const {
           {"privacy_items", privacy_items},
           {"max_privacy_stays", max_privacy_stays},
           {"histogram_items", histogram_items},
+          {"resamples", resamples},
+          {"pool_holdout", pool_holdout},
+          {"candidate_bootstrap", candidate_bootstrap},
+          {"attribute_items", attribute_items},
           {"seed", seed},
           {"threads", threads}};
 }
@@ -34,7 +43,8 @@ EvalConfig EvalConfig::from_config(const Config& config) {
   const char* ctx = "evaluate";
   check_keys(section,
              {"min_item_rows", "min_column_values", "min_item_rows_pcc", "min_item_rows_pcc_other", "max_association_rows", "top_items_intertable", "privacy_items",
-              "max_privacy_stays", "histogram_items", "seed", "utility", "predsim", "nep"},
+              "max_privacy_stays", "histogram_items", "resamples", "pool_holdout", "candidate_bootstrap", "attribute_items", "seed", "utility", "predsim",
+              "nep"},
              ctx, config.path);
   EvalConfig c;
   c.min_item_rows = get_int(section, "min_item_rows", c.min_item_rows, ctx, config.path);
@@ -47,7 +57,13 @@ EvalConfig EvalConfig::from_config(const Config& config) {
   c.privacy_items = static_cast<int>(get_int(section, "privacy_items", c.privacy_items, ctx, config.path));
   c.max_privacy_stays = get_int(section, "max_privacy_stays", c.max_privacy_stays, ctx, config.path);
   c.histogram_items = static_cast<int>(get_int(section, "histogram_items", c.histogram_items, ctx, config.path));
+  c.resamples = static_cast<int>(get_int(section, "resamples", c.resamples, ctx, config.path));
+  c.pool_holdout = get_bool(section, "pool_holdout", c.pool_holdout, ctx, config.path);
+  c.candidate_bootstrap = get_bool(section, "candidate_bootstrap", c.candidate_bootstrap, ctx, config.path);
+  c.attribute_items = static_cast<int>(get_int(section, "attribute_items", c.attribute_items, ctx, config.path));
   c.seed = static_cast<uint64_t>(get_int(section, "seed", static_cast<int64_t>(c.seed), ctx, config.path));
+  if (c.resamples < 0 || c.attribute_items < 0)
+    fail("{}: [evaluate] resamples and attribute_items must be >= 0", config.path.string());
   if (c.min_item_rows < 1 || c.min_column_values < 1 || c.min_item_rows_pcc < 2 || c.min_item_rows_pcc_other < 2 || c.top_items_intertable < 1 || c.privacy_items < 1)
     fail("{}: [evaluate] min_item_rows >= 1, min_column_values >= 1, min_item_rows_pcc(_other) >= 2, top_items_intertable >= 1 and privacy_items >= 1 "
          "are required",
@@ -56,6 +72,72 @@ EvalConfig EvalConfig::from_config(const Config& config) {
 }
 
 namespace {
+
+// A headline number of a section: summary row, interval and verdict.
+struct MetricSpec {
+  const char* key;
+  const char* label;
+  Direction better;
+};
+
+// A section scored on the candidate and on the real holdout, full size and resampled. `privacy`:
+// scored against non-member stays (the resamples split the holdout by patient: one half is scored,
+// the other half are the non-members, for both sides).
+struct SectionSpec {
+  const char* name;
+  ScorerFactory make;
+  std::vector<MetricSpec> metrics;
+  bool privacy = false;
+};
+
+constexpr Direction kLower{Direction::kLower};
+constexpr Direction kHigher{Direction::kHigher};
+constexpr Direction kTwoSided{Direction::kTwoSided};
+constexpr Direction kHalf{Direction::kCloserTo, 0.5};
+constexpr Direction kZero{Direction::kCloserTo, 0.0};
+
+// The resampled sections, in report order. Adding a section is one entry (per_call() adapts a
+// plain `json f(train, other, pool, config)` function).
+const std::vector<SectionSpec>& resampled_sections() {
+  static const std::vector<SectionSpec> sections = {
+      {"fidelity", fidelity_scorer(),
+       {{"cde", "CDE (KS / JS distance per column)", kLower},
+        {"icde", "I-CDE (per item; absent items score 1)", kLower},
+        {"missing_rate_diff", "Missing-rate difference per column", kLower}}},
+      {"associations", associations_scorer(),
+       {{"pcc", "PCC (association matrices, mean |diff|)", kLower},
+        {"ipcc", "I-PCC (per item)", kLower},
+        {"ipcc_share_scored", "I-PCC share of items scored", kHigher}}},
+      {"intertable", intertable_scorer(), {{"intertable", "Inter-table item association (mean |phi diff|)", kLower}}},
+      {"temporal", temporal_scorer(),
+       {{"gap_ks", "Inter-event gap KS", kLower},
+        {"time_ks", "Event time KS", kLower},
+        {"count_ks", "Events per stay KS", kLower}}},
+      {"privacy", privacy_scorer(),
+       {{"dcr_train_median", "DCR to train, median (per patient)", kTwoSided},
+        {"dcr_share", "DCR share (closer to train than to non-members)", kLower},
+        {"mia_auc", "Membership attack AUC (per patient)", kHalf},
+        {"mia_accuracy", "Membership attack accuracy", kHalf},
+        {"attribute_advantage", "Attribute inference advantage (members - non-members)", kZero},
+        {"exact_stay_copies", "Exact stay copies (share)", kLower},
+        {"exact_event_copies", "Exact event copies (share)", kLower},
+        {"exact_row_copies", "Exact row copies, time ignored (share)", kLower}},
+       true},
+      {"validity", validity_scorer(), {{"invalid_share", "Invalid rows (range / category / window)", kLower}}},
+  };
+  return sections;
+}
+
+// Figures reported for full MIMIC-IV (12 h window) in the RawMed paper, shown beside ours; they
+// come from tens of thousands of stays, so only the noise floor on the same data is a fair bar.
+nlohmann::json paper_anchor(const std::string& metric) {
+  static const std::map<std::string, double> anchors = {{"cde", 0.04},      {"icde", 0.05},    {"pcc", 0.04},
+                                                        {"ipcc", 0.10},     {"gap_ks", 0.01},  {"count_ks", 0.02},
+                                                        {"mia_accuracy", 0.498}, {"tstr_auroc_mean", 0.87},
+                                                        {"trtr_auroc_mean", 0.90}};
+  auto it = anchors.find(metric);
+  return it == anchors.end() ? nlohmann::json() : nlohmann::json(it->second);
+}
 
 nlohmann::json input_record(const Database& db) {
   nlohmann::json files = nlohmann::json::object();
@@ -66,8 +148,6 @@ nlohmann::json input_record(const Database& db) {
           {"crc32", files}};
 }
 
-bool same_files(const Database& a, const Database& b) { return a.file_crc32 == b.file_crc32; }
-
 nlohmann::json get_or_null(const nlohmann::json& j, std::initializer_list<const char*> path) {
   const nlohmann::json* cur = &j;
   for (const char* key : path) {
@@ -77,6 +157,8 @@ nlohmann::json get_or_null(const nlohmann::json& j, std::initializer_list<const 
   return *cur;
 }
 
+double number_or_nan(const nlohmann::json& j) { return j.is_number() ? j.get<double>() : NAN; }
+
 std::string utc_now() {
   std::time_t t = std::time(nullptr);
   char buffer[32];
@@ -84,65 +166,148 @@ std::string utc_now() {
   return buffer;
 }
 
-// The headline table: each score for the synthetic data next to the real test split's.
-nlohmann::json build_summary(const nlohmann::json& sections) {
-  nlohmann::json rows = nlohmann::json::array();
-  auto add = [&](const char* section, const char* key, const char* label, const char* better,
-                 nlohmann::json expected = nullptr) {
-    const auto& s = sections.value(section, nlohmann::json::object());
-    rows.push_back({{"section", section},
-                    {"metric", key},
-                    {"label", label},
-                    {"better", better},
-                    {"synthetic", get_or_null(s, {"synthetic", key})},
-                    {"noise_floor", get_or_null(s, {"real_test", key})},
-                    {"expected", expected}});
-  };
-  add("fidelity", "cde", "CDE (KS / JS distance per column)", "lower");
-  add("fidelity", "icde", "I-CDE (per item; absent items score 1)", "lower");
-  add("fidelity", "missing_rate_diff", "Missing-rate difference per column", "lower");
-  add("associations", "pcc", "PCC (association matrices, mean |diff|)", "lower");
-  add("associations", "ipcc", "I-PCC (per item)", "lower");
-  add("associations", "ipcc_share_scored", "I-PCC share of items scored", "higher");
-  add("intertable", "intertable", "Inter-table item association (mean |phi diff|)", "lower");
-  add("temporal", "gap_ks", "Inter-event gap KS", "lower");
-  add("temporal", "time_ks", "Event time KS", "lower");
-  add("temporal", "count_ks", "Events per stay KS", "lower");
-  const auto& privacy = sections.value("privacy", nlohmann::json::object());
-  add("privacy", "dcr_share", "DCR share (closer to train than holdout)", "closer to expected",
-      get_or_null(privacy, {"synthetic", "dcr_share_expected"}));
-  add("privacy", "mia_auc", "Membership attack AUC", "closer to 0.5", 0.5);
-  add("privacy", "mia_accuracy", "Membership attack accuracy", "closer to 0.5", 0.5);
-  add("privacy", "exact_stay_copies", "Exact stay copies (share)", "lower");
-  add("privacy", "exact_event_copies", "Exact event copies (share)", "lower");
-  add("validity", "invalid_share", "Invalid rows (range / category / window)", "lower");
-  add("validity", "broken_references", "Broken references (rows)", "lower");
-  const auto& utility = sections.value("utility", nlohmann::json::object());
-  if (utility.contains("headline"))
-    rows.push_back({{"section", "utility"},
-                    {"metric", "tstr_auroc_mean"},
-                    {"label", "Utility AUROC: TSTR (synthetic) vs TRTR (real)"},
-                    {"better", "higher"},
-                    {"synthetic", get_or_null(utility, {"headline", "tstr_auroc_mean"})},
-                    {"noise_floor", get_or_null(utility, {"headline", "trtr_auroc_mean"})},
-                    {"expected", nullptr}});
-  const auto& predsim = sections.value("predictive_similarity", nlohmann::json::object());
-  if (predsim.contains("headline")) {
-    rows.push_back({{"section", "predictive_similarity"},
-                    {"metric", "tstr_smape_mean"},
-                    {"label", "Column prediction SMAPE: TSTR vs TRTR"},
-                    {"better", "lower"},
-                    {"synthetic", get_or_null(predsim, {"headline", "tstr_smape_mean"})},
-                    {"noise_floor", get_or_null(predsim, {"headline", "trtr_smape_mean"})},
-                    {"expected", nullptr}});
-    rows.push_back({{"section", "predictive_similarity"},
-                    {"metric", "tstr_error_rate_mean"},
-                    {"label", "Column prediction error rate: TSTR vs TRTR"},
-                    {"better", "lower"},
-                    {"synthetic", get_or_null(predsim, {"headline", "tstr_error_rate_mean"})},
-                    {"noise_floor", get_or_null(predsim, {"headline", "trtr_error_rate_mean"})},
-                    {"expected", nullptr}});
+// The real non-train stays that serve as the noise floor (and as privacy non-members).
+struct Holdout {
+  Database db;
+  std::string note;
+};
+
+Holdout make_holdout(const Database& train, const Database& test, const Database* valid, const Database& candidate,
+                     bool pool) {
+  const bool candidate_is_test = same_data(candidate, test);
+  const bool candidate_is_valid = valid && same_data(candidate, *valid);
+  std::vector<const Database*> parts;
+  std::vector<std::string> names;
+  if (!candidate_is_test) parts.push_back(&test), names.push_back("test");
+  if (valid && !candidate_is_valid && (pool || parts.empty())) parts.push_back(valid), names.push_back("valid");
+  std::vector<StayRef> refs;
+  for (const Database* part : parts)
+    for (size_t s = 0; s < part->stays.size(); ++s) refs.push_back({part, static_cast<int32_t>(s)});
+  Holdout h{database_of_stays(refs, train), ""};
+  h.db.dir = parts.empty() ? fs::path() : parts.front()->dir;
+  if (names.empty()) h.note = "none: the candidate is the only real holdout split";
+  else if (names.size() == 2) h.note = "valid + test splits pooled";
+  else h.note = names.front() + " split" + (candidate_is_test || candidate_is_valid ? " (the candidate is the other holdout split)" : "");
+  return h;
+}
+
+// One resample's headline values: [section][metric] for the candidate and for the holdout.
+struct ResampleValues {
+  std::vector<std::vector<double>> candidate, floor;
+};
+
+std::vector<double> headline_values(const SectionSpec& spec, const nlohmann::json& scored) {
+  std::vector<double> out;
+  for (const MetricSpec& m : spec.metrics) out.push_back(number_or_nan(get_or_null(scored, {m.key})));
+  return out;
+}
+
+// Resample r: the candidate and the holdout bootstrapped (or the candidate subsampled) at n =
+// holdout stays, whole patients; for privacy, the holdout's patients split in halves: one half scored, the other the
+// non-members, and the candidate subsampled to the scored half's size.
+ResampleValues run_resample(int r, const std::vector<std::unique_ptr<SectionScorer>>& scorers, const Database& candidate,
+                            const Database& holdout, const EvalConfig& config) {
+  const auto& specs = resampled_sections();
+  std::mt19937_64 rng(config.seed * 1000003ULL + static_cast<uint64_t>(r) + 1);
+  const auto candidate_patients = stays_by_patient(candidate), holdout_patients = stays_by_patient(holdout);
+  const size_t n = holdout.stays.size();
+  Database c = database_of_stays(candidate, draw_stays_by_patient(candidate_patients, n, config.candidate_bootstrap, rng));
+  Database b = database_of_stays(holdout, draw_stays_by_patient(holdout_patients, n, true, rng));
+  auto [scored_half, nonmember_half] = split_patients(holdout_patients, rng);
+  Database h1 = database_of_stays(holdout, scored_half), h2 = database_of_stays(holdout, nonmember_half);
+  Database c1 = database_of_stays(candidate, draw_stays_by_patient(candidate_patients, scored_half.size(), false, rng));
+  ResampleValues out;
+  for (size_t k = 0; k < specs.size(); ++k) {
+    const SectionSpec& spec = specs[k];
+    auto safe = [&](const Database& other, const Database* nonmembers) {
+      try {
+        return headline_values(spec, scorers[k]->score(other, nonmembers));
+      } catch (const std::exception&) {
+        return std::vector<double>(spec.metrics.size(), NAN);
+      }
+    };
+    out.candidate.push_back(spec.privacy ? safe(c1, &h2) : safe(c, nullptr));
+    out.floor.push_back(spec.privacy ? safe(h1, &h2) : safe(b, nullptr));
   }
+  return out;
+}
+
+std::vector<ResampleValues> run_resamples(const std::vector<std::unique_ptr<SectionScorer>>& scorers,
+                                          const Database& candidate, const Database& holdout, const EvalConfig& config) {
+  const int R = holdout.stays.empty() || candidate.stays.empty() ? 0 : config.resamples;
+  std::vector<ResampleValues> results(static_cast<size_t>(R));
+  int threads = config.threads > 0 ? config.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  threads = std::max(1, std::min(threads, R));
+  Progress progress("evaluate resamples", R, "resamples");
+  std::mutex mutex;
+  auto worker = [&](int first) {
+    for (int r = first; r < R; r += threads) {
+      results[static_cast<size_t>(r)] = run_resample(r, scorers, candidate, holdout, config);
+      std::lock_guard lock(mutex);
+      progress.advance();
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t) pool.emplace_back(worker, t);
+  if (R > 0) worker(0);
+  for (auto& t : pool) t.join();
+  progress.finish();
+  return results;
+}
+
+nlohmann::json summary_row(const char* section, const MetricSpec& m, const nlohmann::json& synthetic,
+                           const nlohmann::json& floor, const Interval& syn_interval, const Interval& floor_interval,
+                           const nlohmann::json& expected = nullptr) {
+  return {{"section", section},
+          {"metric", m.key},
+          {"label", m.label},
+          {"better", m.better.text()},
+          {"synthetic", synthetic},
+          {"noise_floor", floor},
+          {"synthetic_interval", syn_interval.to_json()},
+          {"noise_floor_interval", floor_interval.to_json()},
+          {"verdict", verdict(syn_interval, floor_interval, m.better)},
+          {"anchor_paper", paper_anchor(m.key)},
+          {"expected", expected}};
+}
+
+// The interval of a utility-style headline: mean and interval given by the section itself.
+Interval interval_from(const nlohmann::json& j) {
+  Interval out;
+  if (!j.is_object()) return out;
+  out.mean = number_or_nan(j.value("mean", nlohmann::json()));
+  out.lo = number_or_nan(j.value("lo", nlohmann::json()));
+  out.hi = number_or_nan(j.value("hi", nlohmann::json()));
+  out.n = std::isnan(out.lo) || std::isnan(out.hi) ? 0 : j.value("resamples", size_t{1});
+  return out;
+}
+
+void add_model_rows(nlohmann::json& rows, const nlohmann::json& sections) {
+  const auto& utility = sections.value("utility", nlohmann::json::object());
+  if (utility.contains("headline")) {
+    const auto& h = utility["headline"];
+    MetricSpec m{"tstr_auroc_mean", "Utility AUROC: TSTR (synthetic) vs TRTR (real)", kHigher};
+    rows.push_back(summary_row("utility", m, get_or_null(h, {"tstr_auroc_mean"}), get_or_null(h, {"trtr_auroc_mean"}),
+                               interval_from(get_or_null(h, {"tstr_interval"})),
+                               interval_from(get_or_null(h, {"trtr_interval"}))));
+    rows.back()["noise_floor_anchor_paper"] = paper_anchor("trtr_auroc_mean");
+    MetricSpec ratio{"tstr_trtr_ratio", "Utility ratio TSTR / TRTR", kHigher};
+    Interval ratio_interval = interval_from(get_or_null(h, {"ratio_interval"}));
+    rows.push_back(summary_row("utility", ratio, get_or_null(h, {"tstr_trtr_ratio"}), 1.0, ratio_interval,
+                               Interval{1.0, 1.0, 1.0, 1}));
+  }
+  const auto& predsim = sections.value("predictive_similarity", nlohmann::json::object());
+  if (predsim.contains("headline"))
+    for (const char* key : {"smape", "error_rate"}) {
+      std::string tstr = std::string("tstr_") + key + "_mean", trtr = std::string("trtr_") + key + "_mean";
+      rows.push_back({{"section", "predictive_similarity"},
+                      {"metric", tstr},
+                      {"label", std::string("Column prediction ") + key + ": TSTR vs TRTR"},
+                      {"better", "lower"},
+                      {"synthetic", get_or_null(predsim, {"headline", tstr.c_str()})},
+                      {"noise_floor", get_or_null(predsim, {"headline", trtr.c_str()})},
+                      {"verdict", "no interval (one model per side)"}});
+    }
   const auto& nep = sections.value("next_event", nlohmann::json::object());
   if (nep.contains("headline") && nep["headline"].is_object())
     for (auto& [key, value] : nep["headline"].items())
@@ -154,16 +319,34 @@ nlohmann::json build_summary(const nlohmann::json& sections) {
                         {"better", key.find("loss") != std::string::npos ? "lower" : "higher"},
                         {"synthetic", value},
                         {"noise_floor", get_or_null(nep, {"headline", trtr.c_str()})},
-                        {"expected", nullptr}});
+                        {"verdict", "no interval (one model per side)"}});
       }
-  return rows;
 }
 
 }  // namespace
 
+ScorerFactory validity_scorer() { return per_call([](const Database& train, const Database& other, const StringPool&,
+                                                     const EvalConfig& config) { return evaluate_validity(train, other, config); }); }
+
+ScorerFactory per_call(std::function<nlohmann::json(const Database&, const Database&, const StringPool&, const EvalConfig&)> section) {
+  class PerCall final : public SectionScorer {
+   public:
+    PerCall(const SectionContext& context, decltype(section) fn) : context_(context), fn_(std::move(fn)) {}
+    nlohmann::json score(const Database& other, const Database*) const override {
+      return fn_(context_.train, other, context_.pool, context_.config);
+    }
+
+   private:
+    SectionContext context_;
+    decltype(section) fn_;
+  };
+  return [section](const SectionContext& context) { return std::make_unique<PerCall>(context, section); };
+}
+
 nlohmann::json run_evaluation(const EvaluateRequest& request) {
   auto start = Clock::now();
-  const EvalConfig& config = request.eval;
+  EvalConfig config = request.eval;
+  if (config.threads <= 0) config.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   StringPool pool;
   fs::path train_dir = request.real / "train", test_dir = request.real / "test", valid_dir = request.real / "valid";
   Database train = load_database(train_dir, pool);
@@ -173,22 +356,66 @@ nlohmann::json run_evaluation(const EvaluateRequest& request) {
   if (fs::exists(valid_dir / kCohortFile)) valid = load_database(valid_dir, pool, {.fallback_schema = &train.schema});
   Database synthetic = load_database(request.synthetic, pool, {.fallback_schema = &train.schema});
   check_same_schema(train.schema, synthetic.schema, request.synthetic.string());
-  log_info("evaluate: train {} stays / {} rows, test {} / {}, synthetic {} / {}", train.stays.size(), train.total_rows(),
-           test.stays.size(), test.total_rows(), synthetic.stays.size(), synthetic.total_rows());
-
-  // Holdout for privacy: the test split, unless the synthetic data is the test split itself.
-  const Database* syn_holdout = &test;
-  std::string holdout_note = "test split";
-  if (same_files(synthetic, test) || fs::equivalent(synthetic.dir, test.dir)) {
-    syn_holdout = valid ? &*valid : nullptr;
-    holdout_note = valid ? "valid split (the synthetic folder is the test split)" : "none";
-  }
-  const Database* floor_holdout = valid ? &*valid : nullptr;
+  Holdout holdout = make_holdout(train, test, valid ? &*valid : nullptr, synthetic, config.pool_holdout);
+  log_info("evaluate: train {} stays / {} rows, holdout ({}) {} / {}, candidate {} / {}", train.stays.size(),
+           train.total_rows(), holdout.note, holdout.db.stays.size(), holdout.db.total_rows(), synthetic.stays.size(),
+           synthetic.total_rows());
+  if (synthetic.stays.empty()) log_info("evaluate: the candidate has no stays: its scores are the worst or null");
 
   nlohmann::json sections = nlohmann::json::object(), timing = nlohmann::json::object();
-  Progress progress("evaluate", 9, "sections");
+  const auto& specs = resampled_sections();
+  const SectionContext context{train, pool, config};
+  std::vector<std::unique_ptr<SectionScorer>> scorers;
+  std::vector<bool> usable;
+  for (const SectionSpec& spec : specs) {
+    auto t0 = Clock::now();
+    try {
+      scorers.push_back(spec.make(context));
+      const Database* nonmembers = holdout.db.stays.empty() ? nullptr : &holdout.db;
+      nlohmann::json s = {{"synthetic", scorers.back()->score(synthetic, spec.privacy ? nonmembers : nullptr)}};
+      if (spec.privacy) {
+        std::mt19937_64 rng(config.seed);
+        auto [scored, others] = split_patients(stays_by_patient(holdout.db), rng);
+        Database h1 = database_of_stays(holdout.db, scored), h2 = database_of_stays(holdout.db, others);
+        s["real_holdout"] = scorers.back()->score(h1, h2.stays.empty() ? nullptr : &h2);
+        s["real_holdout"]["note"] = "one half of the holdout's patients scored, the other half as non-members";
+      } else {
+        s["real_holdout"] = scorers.back()->score(holdout.db, nullptr);
+      }
+      sections[spec.name] = s;
+      usable.push_back(true);
+    } catch (const std::exception& e) {
+      if (scorers.size() < usable.size() + 1) scorers.push_back(nullptr);
+      sections[spec.name] = {{"error", e.what()}};
+      usable.push_back(false);
+      log_info("evaluate: section {} failed: {}", spec.name, e.what());
+    }
+    timing[spec.name] = seconds_since(t0);
+  }
+
+  auto t_resample = Clock::now();
+  std::vector<ResampleValues> resamples;
+  bool all_usable = std::all_of(usable.begin(), usable.end(), [](bool u) { return u; });
+  if (all_usable) resamples = run_resamples(scorers, synthetic, holdout.db, config);
+  timing["resamples"] = seconds_since(t_resample);
+
+  nlohmann::json rows = nlohmann::json::array();
+  for (size_t k = 0; k < specs.size(); ++k) {
+    const SectionSpec& spec = specs[k];
+    nlohmann::json intervals = nlohmann::json::object();
+    for (size_t m = 0; m < spec.metrics.size(); ++m) {
+      std::vector<double> cv, fv;
+      for (const auto& r : resamples) cv.push_back(r.candidate[k][m]), fv.push_back(r.floor[k][m]);
+      Interval ci = interval_of(cv), fi = interval_of(fv);
+      const MetricSpec& metric = spec.metrics[m];
+      rows.push_back(summary_row(spec.name, metric, get_or_null(sections[spec.name], {"synthetic", metric.key}),
+                                 get_or_null(sections[spec.name], {"real_holdout", metric.key}), ci, fi));
+      intervals[metric.key] = rows.back();
+    }
+    if (!sections[spec.name].contains("error")) sections[spec.name]["intervals"] = intervals;
+  }
+
   auto timed = [&](const std::string& name, auto&& fn) {
-    progress.set_postfix(name);
     auto t0 = Clock::now();
     try {
       sections[name] = fn();
@@ -197,65 +424,57 @@ nlohmann::json run_evaluation(const EvaluateRequest& request) {
       log_info("evaluate: section {} failed: {}", name, e.what());
     }
     timing[name] = seconds_since(t0);
-    progress.advance();
   };
-  auto both = [&](auto&& fn) {
-    return nlohmann::json{{"synthetic", fn(synthetic)}, {"real_test", fn(test)}};
-  };
-  timed("fidelity", [&] { return both([&](const Database& o) { return evaluate_fidelity(train, o, pool, config); }); });
-  timed("associations", [&] { return both([&](const Database& o) { return evaluate_associations(train, o, config); }); });
-  timed("intertable", [&] { return both([&](const Database& o) { return evaluate_intertable(train, o, pool, config); }); });
-  timed("temporal", [&] { return both([&](const Database& o) { return evaluate_temporal(train, o, config); }); });
-  timed("privacy", [&] {
-    nlohmann::json out;
-    out["synthetic"] = syn_holdout ? evaluate_privacy(train, *syn_holdout, synthetic, config)
-                                   : nlohmann::json{{"not_computed", "no holdout split (valid) to compare with"}};
-    out["synthetic"]["holdout"] = holdout_note;
-    out["real_test"] = floor_holdout ? evaluate_privacy(train, *floor_holdout, test, config)
-                                     : nlohmann::json{{"not_computed", "no valid split to serve as holdout"}};
-    out["real_test"]["holdout"] = floor_holdout ? "valid split" : "none";
-    return out;
-  });
-  timed("validity", [&] { return both([&](const Database& o) { return evaluate_validity(train, o, config); }); });
   static const toml::table kEmpty;
   const toml::table& evaluate_table = request.config ? config_section(*request.config, "evaluate") : kEmpty;
   timed("utility", [&] {
+    // XGBoost keeps its own thread count ([evaluate.utility] threads, default 1): its OpenMP
+    // threads spin-wait, which on a busy machine costs far more than it gains (utility.h).
     UtilityConfig utility = parse_utility_config(evaluate_table, request.config_path);
-    if (config.threads > 0) utility.xgb.threads = config.threads;
-    return evaluate_utility(train, test, synthetic, pool, utility);
+    return evaluate_utility(train, holdout.db, synthetic, pool, utility);
   });
   timed("predictive_similarity", [&] {
     PredsimConfig predsim = parse_predsim_config(evaluate_table, request.config_path);
-    if (config.threads > 0) predsim.xgb.threads = config.threads;
-    return evaluate_predictive_similarity(train, test, synthetic, pool, predsim);
+    return evaluate_predictive_similarity(train, holdout.db, synthetic, pool, predsim);
   });
   timed("next_event", [&] {
     if (!request.next_event) return nlohmann::json{{"not_computed", "next-event prediction is not available in this build"}};
-    return request.next_event(train, test, synthetic, pool);
+    return request.next_event(train, holdout.db, synthetic, pool);
   });
-  progress.finish();
+  add_model_rows(rows, sections);
 
   nlohmann::json inputs = {{"real_train", input_record(train)},
                            {"real_test", input_record(test)},
                            {"synthetic", input_record(synthetic)}};
   if (valid) inputs["real_valid"] = input_record(*valid);
   nlohmann::json metrics = {
-      {"format", "rawmed-report/1"},
+      {"format", "rawmed-report/2"},
       {"rawmed_version", RAWMED_VERSION},
       {"created_utc", utc_now()},
       {"dataset", train.schema.dataset},
       {"inputs", inputs},
+      {"holdout", {{"splits", holdout.note}, {"stays", holdout.db.stays.size()}, {"patients", stays_by_patient(holdout.db).size()}}},
+      {"resampling",
+       {{"resamples", resamples.size()},
+        {"n", holdout.db.stays.size()},
+        {"candidate", config.candidate_bootstrap
+                          ? "bootstrap resamples of n stays, whole patients, with replacement"
+                          : "subsamples of n stays, whole patients, without replacement (with, when the candidate has fewer)"},
+        {"noise_floor", "bootstrap resamples of n holdout stays, whole patients, with replacement"},
+        {"privacy", "holdout patients split in halves: one half scored, the other the non-members; the candidate "
+                    "subsampled to the scored half's size"},
+        {"interval", "5th to 95th percentile over the resamples (90%)"}}},
       {"config", config.to_json()},
       {"config_file", request.config_path.empty() ? nlohmann::json() : nlohmann::json(request.config_path.string())},
       {"seeds", {{"evaluate", config.seed}}},
       {"versions", request.versions},
       {"sections", sections},
   };
-  metrics["summary"] = build_summary(sections);
+  metrics["summary"] = rows;
   metrics["seconds"] = timing;
   metrics["seconds"]["total"] = seconds_since(start);
 
-  std::string html = render_report_html(metrics, train, test, synthetic, pool, config);
+  std::string html = render_report_html(metrics, train, holdout.db, synthetic, pool, config);
   AtomicDir out(request.out);
   write_json_atomic(out.path() / "metrics.json", metrics);
   write_file_atomic(out.path() / "report.html", html);

@@ -70,7 +70,7 @@ std::string item_label(const StringPool& pool, int32_t id) { return id == -2 ? "
 
 // Gaps, times and counts of events per stay, for the rows of one table (-1: all tables).
 struct TimeStats {
-  std::vector<double> gaps, times, counts;
+  std::vector<double> gaps, times, counts, nonzero_gaps;  // each sorted ascending
 };
 
 TimeStats time_stats(const Database& db, int table) {
@@ -86,6 +86,9 @@ TimeStats time_stats(const Database& db, int table) {
       if (i > 0) out.gaps.push_back(minutes[i] - minutes[i - 1]);
     }
   }
+  for (auto* v : {&out.gaps, &out.times, &out.counts}) std::sort(v->begin(), v->end());
+  for (double g : out.gaps)
+    if (g != 0) out.nonzero_gaps.push_back(g);
   return out;
 }
 
@@ -95,40 +98,41 @@ nlohmann::json describe(std::vector<double> v) {
 }
 
 nlohmann::json compare_times(const TimeStats& real, const TimeStats& other) {
-  std::vector<double> nz_real, nz_other;
-  for (double g : real.gaps)
-    if (g != 0) nz_real.push_back(g);
-  for (double g : other.gaps)
-    if (g != 0) nz_other.push_back(g);
-  return {{"gap_ks", json_number(ks_statistic(real.gaps, other.gaps))},
-          {"nonzero_gap_ks", json_number(ks_statistic(nz_real, nz_other))},
-          {"time_ks", json_number(ks_statistic(real.times, other.times))},
-          {"count_ks", json_number(ks_statistic(real.counts, other.counts))},
+  return {{"gap_ks", json_number(ks_statistic_sorted(real.gaps, other.gaps))},
+          {"nonzero_gap_ks", json_number(ks_statistic_sorted(real.nonzero_gaps, other.nonzero_gaps))},
+          {"time_ks", json_number(ks_statistic_sorted(real.times, other.times))},
+          {"count_ks", json_number(ks_statistic_sorted(real.counts, other.counts))},
           {"gaps_real", describe(real.gaps)},
           {"gaps_other", describe(other.gaps)},
           {"counts_real", describe(real.counts)},
           {"counts_other", describe(other.counts)}};
 }
 
-}  // namespace
-
-nlohmann::json evaluate_intertable(const Database& train, const Database& other, const StringPool& pool,
-                                   const EvalConfig& config) {
-  size_t T = train.tables.size();
-  std::vector<std::vector<int32_t>> items(T);
-  std::vector<std::vector<std::vector<uint8_t>>> real_presence(T), other_presence(T);
-  for (size_t t = 0; t < T; ++t) {
-    items[t] = top_items_by_stays(train.tables[t], config.top_items_intertable);
-    real_presence[t] = presence(train, static_cast<int>(t), items[t]);
-    other_presence[t] = presence(other, other.table_index(train.tables[t].name()), items[t]);
+class IntertableScorer final : public SectionScorer {
+ public:
+  explicit IntertableScorer(const SectionContext& context) : train_(context.train), pool_(context.pool), config_(context.config) {
+    size_t T = train_.tables.size();
+    items_.resize(T);
+    std::vector<std::vector<std::vector<uint8_t>>> real_presence(T);
+    for (size_t t = 0; t < T; ++t) {
+      items_[t] = top_items_by_stays(train_.tables[t], config_.top_items_intertable);
+      real_presence[t] = presence(train_, static_cast<int>(t), items_[t]);
+    }
+    for (size_t a = 0; a < T; ++a)
+      for (size_t b = a + 1; b < T; ++b)
+        if (!items_[a].empty() && !items_[b].empty())
+          pairs_.push_back({a, b, phi_matrix(real_presence[a], real_presence[b], items_[a].size(), items_[b].size())});
   }
-  nlohmann::json pairs = nlohmann::json::array();
-  std::vector<double> summaries;
-  for (size_t a = 0; a < T; ++a)
-    for (size_t b = a + 1; b < T; ++b) {
-      size_t ka = items[a].size(), kb = items[b].size();
-      if (ka == 0 || kb == 0) continue;
-      auto pr = phi_matrix(real_presence[a], real_presence[b], ka, kb);
+
+  nlohmann::json score(const Database& other, const Database*) const override {
+    size_t T = train_.tables.size();
+    std::vector<std::vector<std::vector<uint8_t>>> other_presence(T);
+    for (size_t t = 0; t < T; ++t) other_presence[t] = presence(other, other.table_index(train_.tables[t].name()), items_[t]);
+    nlohmann::json pairs = nlohmann::json::array();
+    std::vector<double> summaries;
+    for (const Pair& p : pairs_) {
+      size_t a = p.a, b = p.b, ka = items_[a].size(), kb = items_[b].size();
+      const auto& pr = p.phi_real;
       auto po = phi_matrix(other_presence[a], other_presence[b], ka, kb);
       std::vector<size_t> order(ka * kb);
       double sum = 0;
@@ -138,18 +142,18 @@ nlohmann::json evaluate_intertable(const Database& train, const Database& other,
       nlohmann::json top = nlohmann::json::array();
       for (size_t i = 0; i < std::min<size_t>(10, order.size()); ++i) {
         size_t k = order[i];
-        top.push_back({{"item_a", item_label(pool, items[a][k / kb])},
-                       {"item_b", item_label(pool, items[b][k % kb])},
+        top.push_back({{"item_a", item_label(pool_, items_[a][k / kb])},
+                       {"item_b", item_label(pool_, items_[b][k % kb])},
                        {"phi_real", pr[k]},
                        {"phi_other", po[k]}});
       }
       double score = sum / static_cast<double>(order.size());
       summaries.push_back(score);
       std::vector<std::string> la, lb;
-      for (int32_t id : items[a]) la.push_back(item_label(pool, id));
-      for (int32_t id : items[b]) lb.push_back(item_label(pool, id));
-      pairs.push_back({{"table_a", train.tables[a].name()},
-                       {"table_b", train.tables[b].name()},
+      for (int32_t id : items_[a]) la.push_back(item_label(pool_, id));
+      for (int32_t id : items_[b]) lb.push_back(item_label(pool_, id));
+      pairs.push_back({{"table_a", train_.tables[a].name()},
+                       {"table_b", train_.tables[b].name()},
                        {"mean_abs_phi_diff", score},
                        {"items_a", la},
                        {"items_b", lb},
@@ -157,21 +161,65 @@ nlohmann::json evaluate_intertable(const Database& train, const Database& other,
                        {"phi_other", po},
                        {"top_differences", top}});
     }
-  return {{"intertable", json_number(mean(summaries))},
-          {"measure", "phi coefficient of item presence per stay, top items by train stays"},
-          {"top_items", config.top_items_intertable},
-          {"pairs", pairs}};
+    return {{"intertable", json_number(mean(summaries))},
+            {"measure", "phi coefficient of item presence per stay, top items by train stays"},
+            {"top_items", config_.top_items_intertable},
+            {"pairs", pairs}};
+  }
+
+ private:
+  struct Pair {
+    size_t a, b;
+    std::vector<double> phi_real;
+  };
+  const Database& train_;
+  const StringPool& pool_;
+  const EvalConfig& config_;
+  std::vector<std::vector<int32_t>> items_;
+  std::vector<Pair> pairs_;
+};
+
+class TemporalScorer final : public SectionScorer {
+ public:
+  explicit TemporalScorer(const SectionContext& context) : train_(context.train) {
+    all_ = time_stats(train_, -1);
+    for (size_t t = 0; t < train_.tables.size(); ++t) per_table_.push_back(time_stats(train_, static_cast<int>(t)));
+  }
+
+  nlohmann::json score(const Database& other, const Database*) const override {
+    nlohmann::json result = compare_times(all_, time_stats(other, -1));
+    nlohmann::json per_table = nlohmann::json::object();
+    for (size_t t = 0; t < train_.tables.size(); ++t)
+      per_table[train_.tables[t].name()] =
+          compare_times(per_table_[t], time_stats(other, other.table_index(train_.tables[t].name())));
+    result["tables"] = per_table;
+    return result;
+  }
+
+ private:
+  const Database& train_;
+  TimeStats all_;
+  std::vector<TimeStats> per_table_;
+};
+
+}  // namespace
+
+ScorerFactory intertable_scorer() {
+  return [](const SectionContext& context) { return std::make_unique<IntertableScorer>(context); };
 }
 
-nlohmann::json evaluate_temporal(const Database& train, const Database& other, const EvalConfig&) {
-  nlohmann::json result = compare_times(time_stats(train, -1), time_stats(other, -1));
-  nlohmann::json per_table = nlohmann::json::object();
-  for (size_t t = 0; t < train.tables.size(); ++t)
-    per_table[train.tables[t].name()] =
-        compare_times(time_stats(train, static_cast<int>(t)),
-                      time_stats(other, other.table_index(train.tables[t].name())));
-  result["tables"] = per_table;
-  return result;
+ScorerFactory temporal_scorer() {
+  return [](const SectionContext& context) { return std::make_unique<TemporalScorer>(context); };
+}
+
+nlohmann::json evaluate_intertable(const Database& train, const Database& other, const StringPool& pool,
+                                   const EvalConfig& config) {
+  return IntertableScorer({train, pool, config}).score(other, nullptr);
+}
+
+nlohmann::json evaluate_temporal(const Database& train, const Database& other, const EvalConfig& config) {
+  StringPool unused;
+  return TemporalScorer({train, unused, config}).score(other, nullptr);
 }
 
 }  // namespace rawmed::eval

@@ -8,6 +8,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "evaluate/metrics.h"
+#include "evaluate/resample.h"
 #include "evaluate/xgb.h"
 
 #include <fmt/ranges.h>
@@ -15,6 +16,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <random>
 #include <regex>
 #include <set>
 #include <unordered_map>
@@ -496,7 +498,8 @@ UtilityConfig parse_utility_config(const toml::table& evaluate, const std::files
   const char* context = "evaluate.utility";
   check_keys(*t,
              {"preset", "task", "seeds", "seed", "trees", "max_depth", "learning_rate", "threads", "min_test_positives",
-              "min_first_half_events", "max_items", "min_item_stays", "max_train_stays"},
+              "min_first_half_events", "max_items", "min_item_stays", "max_train_stays", "cv_below_stays", "cv_folds",
+              "cv_seeds"},
              context, file);
   config.preset = get_string(*t, "preset", config.preset, context, file);
   config.xgb = parse_xgb(*t, config.xgb, context, file);
@@ -508,7 +511,11 @@ UtilityConfig parse_utility_config(const toml::table& evaluate, const std::files
   config.max_items = static_cast<int>(get_int(*t, "max_items", config.max_items, context, file));
   config.min_item_stays = static_cast<int>(get_int(*t, "min_item_stays", config.min_item_stays, context, file));
   config.max_train_stays = static_cast<int>(get_int(*t, "max_train_stays", config.max_train_stays, context, file));
-  if (config.seeds < 1) fail("{}: 'evaluate.utility.seeds' must be >= 1", file.string());
+  config.cv_below_stays = static_cast<int>(get_int(*t, "cv_below_stays", config.cv_below_stays, context, file));
+  config.cv_folds = static_cast<int>(get_int(*t, "cv_folds", config.cv_folds, context, file));
+  config.cv_seeds = static_cast<int>(get_int(*t, "cv_seeds", config.cv_seeds, context, file));
+  if (config.seeds < 1 || config.cv_seeds < 1) fail("{}: 'evaluate.utility.seeds' and 'cv_seeds' must be >= 1", file.string());
+  if (config.cv_folds < 2) fail("{}: 'evaluate.utility.cv_folds' must be >= 2", file.string());
   if (const toml::node* node = t->get("task")) {
     const toml::array* tasks = node->as_array();
     if (!tasks) fail("{}: 'evaluate.utility.task' must be an array of tables ([[evaluate.utility.task]])", file.string());
@@ -599,10 +606,201 @@ double macro_auroc(std::span<const float> scores, std::span<const int> labels, i
   return per_class.empty() ? NAN : mean(per_class);
 }
 
+namespace {
+
+// Whether a task can be scored on this dataset at all; the reason when not.
+std::string unavailable_reason(const Database& train, const Database& real, const StringPool& pool, const UtilityTask& task) {
+  bool table_present = false;
+  for (const auto& name : task.tables)
+    for (const auto& t : train.tables) table_present = table_present || same_name(name, t.name());
+  if (!table_present) return fmt::format("table {} not in this dataset", fmt::join(task.tables, "/"));
+  if (count_matching_rows(real, pool, task) == 0) return "no real row has a matching item";
+  return "";
+}
+
+// Patient-grouped folds: fold of each stay of `db` (patients shuffled with `seed`, dealt round-robin).
+std::vector<int> patient_folds(const Database& db, int folds, uint64_t seed) {
+  auto patients = stays_by_patient(db);
+  std::mt19937_64 rng(seed);
+  std::shuffle(patients.begin(), patients.end(), rng);
+  std::vector<int> fold(db.stays.size(), 0);
+  for (size_t p = 0; p < patients.size(); ++p)
+    for (int32_t s : patients[p]) fold[static_cast<size_t>(s)] = static_cast<int>(p % static_cast<size_t>(folds));
+  return fold;
+}
+
+nlohmann::json interval_json(std::span<const double> values) {
+  std::vector<double> finite;
+  for (double v : values)
+    if (std::isfinite(v)) finite.push_back(v);
+  if (finite.empty()) return nullptr;
+  return {{"mean", mean(finite)}, {"lo", quantile(finite, 0.05)}, {"hi", quantile(finite, 0.95)}, {"resamples", finite.size()}};
+}
+
+// Per fold (or seed): TSTR / TRTR of the mean AUROCs.
+std::vector<double> ratios(std::span<const double> tstr, std::span<const double> trtr) {
+  std::vector<double> out;
+  for (size_t i = 0; i < std::min(tstr.size(), trtr.size()); ++i) out.push_back(trtr[i] > 0 ? tstr[i] / trtr[i] : NAN);
+  return out;
+}
+
+}  // namespace
+
+// Cross-validated utility: the real stays (train + holdout) in patient-grouped folds; for each
+// fold, TRTR trains on the other folds and TSTR on the whole candidate, both tested on the fold.
+static nlohmann::json evaluate_utility_cv(const Database& train, const Database& holdout, const Database& candidate,
+                                   const StringPool& pool, const UtilityConfig& config, const std::vector<UtilityTask>& tasks) {
+  auto start = Clock::now();
+  std::vector<StayRef> refs;
+  for (const Database* part : {&train, &holdout})
+    for (size_t s = 0; s < part->stays.size(); ++s) refs.push_back({part, static_cast<int32_t>(s)});
+  const Database real = database_of_stays(refs, train);
+  const int K = config.cv_folds;
+  const std::vector<int> fold = patient_folds(real, K, config.seed);
+  log_info("utility: {}-fold patient-grouped cross-validation over {} real stays (holdout {} < {}), {} tasks", K,
+           real.stays.size(), holdout.stays.size(), config.cv_below_stays, tasks.size());
+  std::vector<int> real_stays = all_stays(real, 0), candidate_stays = all_stays(candidate, config.max_train_stays);
+  FeatureSpace tstr_space = build_feature_space(candidate, pool, candidate_stays, config);
+  xgb::Matrix tstr_x = encode_stays(candidate, pool, candidate_stays, tstr_space);
+  xgb::Matrix real_tstr_x = encode_stays(real, pool, real_stays, tstr_space);
+  std::vector<std::vector<int>> train_rows(static_cast<size_t>(K)), test_rows(static_cast<size_t>(K));
+  for (size_t s = 0; s < real.stays.size(); ++s)
+    for (int f = 0; f < K; ++f) (fold[s] == f ? test_rows : train_rows)[static_cast<size_t>(f)].push_back(static_cast<int>(s));
+  // Like with like: TRTR trains on no more real stays than TSTR has candidate stays.
+  std::mt19937_64 rng(config.seed + 17);
+  for (auto& rows : train_rows)
+    if (rows.size() > candidate_stays.size()) {
+      std::shuffle(rows.begin(), rows.end(), rng);
+      rows.resize(candidate_stays.size());
+      std::sort(rows.begin(), rows.end());
+    }
+  std::vector<xgb::Matrix> real_trtr_x;
+  for (int f = 0; f < K; ++f)
+    real_trtr_x.push_back(encode_stays(real, pool, real_stays, build_feature_space(real, pool, train_rows[static_cast<size_t>(f)], config)));
+
+  nlohmann::json task_results = nlohmann::json::array();
+  std::vector<std::vector<double>> fold_trtr(static_cast<size_t>(K)), fold_tstr(static_cast<size_t>(K));
+  std::vector<std::string> applies, not_available, too_few_labels;
+  Progress progress("utility tasks (cross-validated)", static_cast<int64_t>(tasks.size()), "tasks");
+  for (const UtilityTask& task : tasks) {
+    const int classes = task.num_classes();
+    nlohmann::json result = {{"name", task.name}, {"kind", kind_name(task.kind)}, {"classes", classes}, {"tables", task.tables}};
+    std::string reason = unavailable_reason(train, real, pool, task);
+    if (!reason.empty()) {
+      result["available"] = false;
+      result["reason"] = reason;
+      not_available.push_back(task.name);
+      task_results.push_back(result);
+      progress.advance();
+      continue;
+    }
+    result["available"] = true;
+    std::vector<int> real_y = extract_task_labels(real, pool, task, config.min_first_half_events);
+    std::vector<int> cand_all = extract_task_labels(candidate, pool, task, config.min_first_half_events);
+    std::vector<int> cand_y(cand_all.begin(), cand_all.begin() + static_cast<long>(candidate_stays.size()));
+    nlohmann::json real_counts = class_counts(real_y, classes);
+    result["labels"] = {{"real", real_counts}, {"candidate", class_counts(cand_y, classes)}};
+    int qualifying = 0;
+    for (int64_t n : real_counts.get<std::vector<int64_t>>()) qualifying += n >= config.min_test_positives;
+    const bool averaged = qualifying >= 2;
+    result["averaged"] = averaged;
+    if (!averaged) {
+      result["reason"] = fmt::format("too few labels: {} class(es) with >= {} real stays (need 2)", qualifying,
+                                     config.min_test_positives);
+      too_few_labels.push_back(task.name);
+    } else {
+      applies.push_back(task.name);
+    }
+    std::vector<double> trtr_folds, tstr_folds;
+    // TSTR trains on the same data for every fold: one model per seed scores every real stay.
+    std::vector<TaskScores> tstr_scores;
+    for (int k = 0; k < config.cv_seeds; ++k)
+      tstr_scores.push_back(train_and_score(tstr_x, cand_y, real_tstr_x, classes, config.xgb, config.seed + static_cast<uint64_t>(k)));
+    const size_t outputs = classes == 2 ? 1 : static_cast<size_t>(classes);
+    for (int f = 0; f < K; ++f) {
+      std::vector<int> rows, y;
+      for (int s : test_rows[static_cast<size_t>(f)])
+        if (real_y[static_cast<size_t>(s)] >= 0) rows.push_back(s), y.push_back(real_y[static_cast<size_t>(s)]);
+      std::vector<int> fold_train_y(real.stays.size(), -1);
+      for (int s : train_rows[static_cast<size_t>(f)]) fold_train_y[static_cast<size_t>(s)] = real_y[static_cast<size_t>(s)];
+      std::vector<double> trtr_seeds, tstr_seeds;
+      if (!rows.empty())
+        for (int k = 0; k < config.cv_seeds; ++k) {
+          const xgb::Matrix& x = real_trtr_x[static_cast<size_t>(f)];
+          TaskScores trtr = train_and_score(x, fold_train_y, select_rows(x, rows), classes, config.xgb,
+                                            config.seed + static_cast<uint64_t>(k));
+          trtr_seeds.push_back(task_aurocs(trtr.scores, y, classes).macro);
+          std::vector<float> tstr;
+          for (int s : rows)
+            tstr.insert(tstr.end(), tstr_scores[static_cast<size_t>(k)].scores.begin() + static_cast<long>(s * outputs),
+                        tstr_scores[static_cast<size_t>(k)].scores.begin() + static_cast<long>((s + 1) * outputs));
+          tstr_seeds.push_back(task_aurocs(tstr, y, classes).macro);
+        }
+      trtr_folds.push_back(mean(trtr_seeds));
+      tstr_folds.push_back(mean(tstr_seeds));
+      if (averaged) {
+        fold_trtr[static_cast<size_t>(f)].push_back(trtr_folds.back());
+        fold_tstr[static_cast<size_t>(f)].push_back(tstr_folds.back());
+      }
+    }
+    result["trtr"] = {{"auroc_mean", number(mean(trtr_folds))}, {"auroc_per_fold", trtr_folds},
+                      {"auroc_interval", interval_json(trtr_folds)}};
+    result["tstr"] = {{"auroc_mean", number(mean(tstr_folds))}, {"auroc_per_fold", tstr_folds},
+                      {"auroc_interval", interval_json(tstr_folds)}};
+    if (!tstr_scores.front().note.empty()) result["tstr"]["note"] = tstr_scores.front().note;
+    task_results.push_back(result);
+    progress.advance();
+  }
+  progress.finish();
+  std::vector<double> trtr_means, tstr_means;
+  for (int f = 0; f < K; ++f) {
+    trtr_means.push_back(mean(fold_trtr[static_cast<size_t>(f)]));
+    tstr_means.push_back(mean(fold_tstr[static_cast<size_t>(f)]));
+  }
+  std::vector<double> fold_ratios = ratios(tstr_means, trtr_means);
+  const double trtr = mean(trtr_means), tstr = mean(tstr_means);
+  nlohmann::json headline = {{"mode", "cross-validation"},
+                             {"folds", K},
+                             {"tasks_averaged", applies.size()},
+                             {"tasks_applying", applies},
+                             {"trtr_auroc_mean", number(trtr)},
+                             {"tstr_auroc_mean", number(tstr)},
+                             {"tstr_trtr_ratio", number(trtr > 0 ? tstr / trtr : NAN)},
+                             {"trtr_interval", interval_json(trtr_means)},
+                             {"tstr_interval", interval_json(tstr_means)},
+                             {"ratio_interval", interval_json(fold_ratios)},
+                             {"per_fold", {{"trtr", trtr_means}, {"tstr", tstr_means}, {"ratio", fold_ratios}}},
+                             {"tasks_not_available", not_available},
+                             {"tasks_too_few_labels", too_few_labels}};
+  double seconds = seconds_since(start);
+  log_info("utility: TRTR AUROC {:.3f}, TSTR AUROC {:.3f}, ratio {:.3f} over {} tasks, {} folds ({:.1f} s)", trtr, tstr,
+           trtr > 0 ? tstr / trtr : NAN, applies.size(), K, seconds);
+  return {{"headline", headline},
+          {"method",
+           fmt::format("patient-grouped {}-fold cross-validation over the {} real stays (train + holdout; the holdout "
+                       "has fewer than {} stays): TRTR trains on the other folds (at most as many stays as the "
+                       "candidate has, drawn at random), TSTR on the whole candidate, both tested on each fold; XGBoost on first-half counts and last values per item; AUROC (multi-class: "
+                       "macro one-vs-rest). Intervals: 5th-95th percentile of the per-fold means. The folds include "
+                       "real train stays the generator saw, so TSTR may be slightly optimistic.",
+                       K, real.stays.size(), config.cv_below_stays)},
+          {"stays", {{"real", real.stays.size()}, {"candidate", candidate_stays.size()}}},
+          {"features", {{"tstr", tstr_space.cols}}},
+          {"config",
+           {{"cv_folds", K}, {"cv_seeds", config.cv_seeds}, {"seed", config.seed}, {"trees", config.xgb.trees},
+            {"max_depth", config.xgb.max_depth}, {"learning_rate", config.xgb.learning_rate},
+            {"threads", config.xgb.threads}, {"min_test_positives", config.min_test_positives},
+            {"min_first_half_events", config.min_first_half_events}, {"max_items", config.max_items},
+            {"preset", config.tasks.empty() ? config.preset : "custom"}}},
+          {"tasks", task_results},
+          {"seconds", seconds}};
+}
+
 nlohmann::json evaluate_utility(const Database& train, const Database& test, const Database& candidate,
                                 const StringPool& pool, const UtilityConfig& config) {
   auto start = Clock::now();
   std::vector<UtilityTask> tasks = config.tasks.empty() ? preset_utility_tasks(config.preset, train.schema) : config.tasks;
+  if (static_cast<int>(test.stays.size()) < config.cv_below_stays && !same_data(candidate, test))
+    return evaluate_utility_cv(train, test, candidate, pool, config, tasks);
   log_info("utility: {} tasks, {} seeds, TSTR on {} candidate stays vs TRTR on {} real train stays ({} XGBoost threads)",
            tasks.size(), config.seeds, candidate.stays.size(), train.stays.size(), config.xgb.threads);
 
@@ -712,7 +910,14 @@ nlohmann::json evaluate_utility(const Database& train, const Database& test, con
   auto [trtr_mean, trtr_std] = summary(per_seed_trtr);
   auto [tstr_mean, tstr_std] = summary(per_seed_tstr);
   double seconds = seconds_since(start);
-  nlohmann::json headline = {{"tasks_averaged", per_seed_trtr.front().size()},
+  std::vector<double> seed_trtr, seed_tstr;
+  for (size_t k = 0; k < per_seed_trtr.size(); ++k) seed_trtr.push_back(mean(per_seed_trtr[k])), seed_tstr.push_back(mean(per_seed_tstr[k]));
+  nlohmann::json headline = {{"mode", "holdout"},
+                             {"tasks_averaged", per_seed_trtr.front().size()},
+                             {"tstr_trtr_ratio", number(trtr_mean > 0 ? tstr_mean / trtr_mean : NAN)},
+                             {"trtr_interval", interval_json(seed_trtr)},
+                             {"tstr_interval", interval_json(seed_tstr)},
+                             {"ratio_interval", interval_json(ratios(seed_tstr, seed_trtr))},
                              {"trtr_auroc_mean", number(trtr_mean)},
                              {"trtr_auroc_std", number(trtr_std)},
                              {"tstr_auroc_mean", number(tstr_mean)},

@@ -1,6 +1,7 @@
 #pragma once
 // Machine-learning utility of a candidate database (synthetic data, or a real split as the noise
-// floor), always tested on the real test split:
+// floor), always tested on real stays the candidate's generator never saw (the holdout), or, when
+// the holdout is small, by patient-grouped k-fold cross-validation over the real data:
 //  - evaluate_utility: the paper's 11 second-half prediction tasks, XGBoost on a tabular encoding of
 //    the first half, AUROC when trained on the candidate (TSTR) vs on real train (TRTR), over seeds;
 //  - evaluate_predictive_similarity: per table, XGBoost predicts each column from the others
@@ -10,6 +11,7 @@
 // Config: sub-tables of the dataset TOML's [evaluate] section:
 //   [evaluate.utility]   seeds, seed, trees, max_depth, learning_rate, threads, min_test_positives,
 //                        min_first_half_events, max_items, min_item_stays, max_train_stays, preset,
+//                        cv_below_stays, cv_folds, cv_seeds,
 //                        and [[evaluate.utility.task]] entries (name, kind, tables, items, pattern,
 //                        value_column, bins, labels) replacing the preset's tasks
 //   [evaluate.predsim]   trees, max_depth, learning_rate, threads, seed, max_rows, max_classes,
@@ -72,6 +74,11 @@ struct UtilityConfig {
   int max_items = 256;             // most frequent items (by stays) that get their own features
   int min_item_stays = 2;
   int max_train_stays = 0;         // cap on the training stays used (0: all)
+  // Below this many holdout stays, TRTR on the holdout is too unstable: patient-grouped k-fold
+  // cross-validation over all real stays (train + holdout) instead.
+  int cv_below_stays = 1000;
+  int cv_folds = 5;
+  int cv_seeds = 1;                // seeds per fold in cross-validation (folds give the spread)
 };
 
 struct PredsimConfig {
