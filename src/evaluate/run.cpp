@@ -6,6 +6,7 @@
 #include "common/fs.h"
 #include "common/log.h"
 #include "evaluate/evaluate.h"
+#include "evaluate/rules.h"
 #include "evaluate/table_util.h"
 #include "evaluate/utility.h"
 #include "ingest/config.h"
@@ -117,6 +118,7 @@ nlohmann::json build_summary(const nlohmann::json& sections) {
   add("privacy", "exact_event_copies", "Exact event copies (share)", "lower");
   add("validity", "invalid_share", "Invalid rows (range / category / window)", "lower");
   add("validity", "broken_references", "Broken references (rows)", "lower");
+  add("rules", "share_satisfying_all", "Rows satisfying every rule learned from train (share)", "higher");
   const auto& utility = sections.value("utility", nlohmann::json::object());
   if (utility.contains("headline"))
     rows.push_back({{"section", "utility"},
@@ -186,7 +188,7 @@ nlohmann::json run_evaluation(const EvaluateRequest& request) {
   const Database* floor_holdout = valid ? &*valid : nullptr;
 
   nlohmann::json sections = nlohmann::json::object(), timing = nlohmann::json::object();
-  Progress progress("evaluate", 9, "sections");
+  Progress progress("evaluate", 10, "sections");
   auto timed = [&](const std::string& name, auto&& fn) {
     progress.set_postfix(name);
     auto t0 = Clock::now();
@@ -217,6 +219,10 @@ nlohmann::json run_evaluation(const EvaluateRequest& request) {
     return out;
   });
   timed("validity", [&] { return both([&](const Database& o) { return evaluate_validity(train, o, config); }); });
+  timed("rules", [&] {
+    ConstraintSchema rules = rules_for_evaluation(request.real, train, pool);
+    return both([&](const Database& o) { return evaluate_rules(rules, o, pool); });
+  });
   static const toml::table kEmpty;
   const toml::table& evaluate_table = request.config ? config_section(*request.config, "evaluate") : kEmpty;
   timed("utility", [&] {
