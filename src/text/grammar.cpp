@@ -186,6 +186,8 @@ struct EventGrammar::Cursor::State {
   std::vector<std::pair<size_t, std::string>> texts;  // (column, value) of the other values written so far
   std::string text;                                    // the non-numeric value being written
   std::unordered_map<int, bool> value_ok;  // categorical trie nodes leading to a value the rules allow
+  std::unordered_set<std::string> rule_allowed;  // the values the rules allow (when value_ok is set)
+  bool item_rules = true;  // the item being written must fit the rules too (not only the numbers)
   std::vector<uint16_t> allowed;
 
   State(const EventGrammar& grammar, size_t n) : g(grammar), slots(n) { allowed.reserve(g.vocab_size_); }
@@ -220,8 +222,7 @@ uint16_t EventGrammar::Cursor::State::step(const float* row, uint8_t* type) {
   };
 
   // An item written after some of the event's numbers must be one whose train ranges hold them.
-  // ... and, with `rules`, one the constraint rules allow with the values written before it.
-  bool item_rules = true;
+  // ... and, while item_rules, one the constraint rules allow with the values written before it.
   auto item_fits = [&](const std::string& value) {
     for (const auto& [j, x] : numbers) {
       if (!table->has_item_ranges[j] || j == table->item) continue;
@@ -361,7 +362,10 @@ uint16_t EventGrammar::Cursor::State::step(const float* row, uint8_t* type) {
     bool filter = column == table->item && !item_ok.empty();
     bool by_rules = !value_ok.empty();
     auto ok = [&](int n) { return (!filter || item_ok.at(n)) && (!by_rules || value_ok.at(n)); };
-    if (nodes_[node].value >= 0 && ok(node)) allow_next_columns_or_end();
+    if (nodes_[node].value >= 0) {
+      const std::string& here = values_[static_cast<size_t>(nodes_[node].value)];
+      if ((!filter || item_fits(here)) && (!by_rules || rule_allowed.count(here))) allow_next_columns_or_end();
+    }
     // A value cut by the last slot would be an unknown one: only paths that still fit.
     for (const auto& child : nodes_[node].children)
       if (ok(child.second) && static_cast<size_t>(nodes_[child.second].shortest) + 1 <= left)
@@ -420,8 +424,10 @@ uint16_t EventGrammar::Cursor::State::step(const float* row, uint8_t* type) {
       }
     }
     if (node >= 0 && column != table->item)
-      if (auto values = rule_values(column); values && !values->empty())
-        if (!mark_allowed_values(mark_allowed_values, node, *values)) value_ok.clear();
+      if (auto values = rule_values(column); values && !values->empty()) {
+        rule_allowed = std::move(*values);
+        if (!mark_allowed_values(mark_allowed_values, node, rule_allowed)) value_ok.clear();
+      }
     if (table->numeric[column]) {
       const auto* r = range_of(column, item);
       ranges.assign(1, r ? *r : table->range[column]);
