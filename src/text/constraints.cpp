@@ -370,9 +370,13 @@ std::vector<size_t> TableConstraints::repair(RowPairs& row) const {
   };
   for (size_t i = 0; i < rules.size(); ++i) {
     const ConstraintRule& rule = rules[i];
-    if (rule.kind != RuleKind::kDeterminedBy && rule.kind != RuleKind::kSameValue) continue;
-    if (satisfied(rule, row)) continue;
-    if (rule.kind == RuleKind::kDeterminedBy) {
+    if (rule.kind == RuleKind::kItemRange || satisfied(rule, row)) continue;
+    if (rule.kind == RuleKind::kItemValues) {
+      // Only when the item leaves no choice: its one listed value, or none (the column goes).
+      const auto& listed = rule.values.at(*find_value(row, rule.source));
+      if (listed.size() > 1) continue;
+      set(rule.column, listed.empty() ? std::string() : *listed.begin());
+    } else if (rule.kind == RuleKind::kDeterminedBy) {
       set(rule.column, rule.map.at(*find_value(row, rule.source)));
     } else {
       auto canonical = normalize_number(*find_value(row, rule.source), decimals);

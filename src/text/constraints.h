@@ -16,7 +16,7 @@
 //   ConstraintSchema schema = ConstraintSchema::learn(tables, options);      // prepare
 //   const TableConstraints* t = schema.find("labevents");
 //   auto broken = t->violations(pairs);      // indices into t->rules
-//   auto fixed = t->repair(pairs);  // determined_by / same_value columns set from their source
+//   auto fixed = t->repair(pairs);  // dependent columns set from their source
 #include "ingest/config.h"
 
 #include <nlohmann/json.hpp>
@@ -61,8 +61,9 @@ struct TableConstraints {
   // Rules the row breaks (indices into `rules`). A rule whose source is empty or unlisted does not apply.
   std::vector<size_t> violations(const RowPairs& row) const;
   bool satisfied(const ConstraintRule& rule, const RowPairs& row) const;
-  // Sets each broken determined_by / same_value column from its source (adds, replaces or removes
-  // the pair, keeping `columns` order). Returns the rules repaired.
+  // Sets each broken determined_by / same_value column from its source, and a broken item_values
+  // column whose item has one listed value (or none: the value is removed); adds, replaces or
+  // removes the pair, keeping `columns` order. Returns the rules repaired.
   std::vector<size_t> repair(RowPairs& row) const;
 };
 

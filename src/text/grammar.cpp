@@ -316,7 +316,11 @@ uint16_t EventGrammar::Cursor::State::step(const float* row, uint8_t* type) {
     if (table->numeric[j] || table->dependent_rules[j].empty()) return false;
     const std::string* saved = item;
     item = item_if_ended;
+    // The value being written (a text item, say) counts as written if it ends here.
+    const bool in_text = phase == Phase::kValue && !table->numeric[column];
+    if (in_text) texts.emplace_back(column, text);
     auto values = rule_values(j);
+    if (in_text) texts.pop_back();
     item = saved;
     return values && values->empty();
   };

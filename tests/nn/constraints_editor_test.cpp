@@ -9,7 +9,8 @@
 namespace rawmed::generate {
 namespace {
 
-// labs: 10 patients per item, 3 rows each; unit by item (ALT IU/L, PTT sec); value = valuenum.
+// labs: 10 patients per item, 3 rows each; ALT always in IU/L, PTT in sec (5 patients) or s (5
+// patients): ALT has one listed unit, PTT two, and the unit names the item; value = valuenum.
 RuleTable labs() {
   RuleTable t;
   t.name = "labs";
@@ -21,7 +22,7 @@ RuleTable labs() {
     for (int p = 0; p < 10; ++p, ++patient)
       for (int r = 0; r < 3; ++r) {
         std::string number = std::to_string(10 + p + r);
-        t.rows.push_back({item, number, number, unit});
+        t.rows.push_back({item, number, number, item == "PTT" && p >= 5 ? "s" : unit});
         t.patients.push_back(patient);
       }
   return t;
@@ -32,7 +33,7 @@ nlohmann::json columns() {
     {"name":"item","type":"categorical","categories":{"ALT":30,"PTT":30},"null_rate":0},
     {"name":"value","type":"text","categories":{}},
     {"name":"valuenum","type":"numeric","min":0,"max":100},
-    {"name":"unit","type":"categorical","categories":{"IU/L":30,"sec":30,"K/uL":30}}]}]})");
+    {"name":"unit","type":"categorical","categories":{"IU/L":30,"sec":15,"s":15,"K/uL":30}}]}]})");
 }
 
 ConstraintSchema schema(std::unordered_set<std::string> off = {}) {
@@ -58,15 +59,17 @@ StayVerdict check(const ConstraintSchema* constraints, std::vector<GenEvent>& st
 
 TEST(ConstraintsEditor, DependentColumnsAreRepairedFromTheirSource) {
   ConstraintSchema rules = schema();
-  // ALT in sec with value 7 and valuenum 15: the unit and the text value follow the item and the number.
+  // ALT in sec with value 7 and valuenum 15: the unit (ALT has one) and the text value follow the item and the number.
   std::vector<GenEvent> stay = {lab({{"item", "ALT"}, {"value", "7"}, {"valuenum", "15"}, {"unit", "sec"}})};
   StayVerdict v = check(&rules, stay);
   ASSERT_TRUE(v.ok) << v.detail;
   EXPECT_EQ(stay[0].event.pairs, (RowPairs{{"item", "ALT"}, {"value", "15"}, {"valuenum", "15"}, {"unit", "IU/L"}}));
-  EXPECT_EQ(v.rule_repairs["determined_by"], 1);  // unit <- item (item <- unit then holds)
-  EXPECT_EQ(v.rule_violations["determined_by"], 2);
+  EXPECT_EQ(v.rule_violations["item_values"], 1);
+  EXPECT_EQ(v.rule_violations["determined_by"], 1);  // item <- unit: sec names PTT
+  EXPECT_EQ(v.rule_violations["same_value"], 1);
+  EXPECT_EQ(v.rule_repairs["item_values"], 1);  // then item <- unit holds
+  EXPECT_EQ(v.rule_repairs["determined_by"], 0);
   EXPECT_EQ(v.rule_repairs["same_value"], 1);
-  EXPECT_GE(v.rule_violations["item_values"], 1);
   // Without the schema the same event passes unchanged: every column is valid on its own.
   std::vector<GenEvent> unchecked = {lab({{"item", "ALT"}, {"value", "7"}, {"valuenum", "15"}, {"unit", "sec"}})};
   EXPECT_TRUE(check(nullptr, unchecked).ok);
@@ -74,10 +77,10 @@ TEST(ConstraintsEditor, DependentColumnsAreRepairedFromTheirSource) {
 }
 
 TEST(ConstraintsEditor, AnUnrepairableRuleRejectsTheStayAndASwitchedOffRuleDoesNot) {
-  // K/uL was never seen with ALT: with unit <- item switched off only item_values can catch it,
-  // and it has no source to repair from.
-  ConstraintSchema rules = schema({"labs:determined_by:unit:item", "labs:determined_by:item:unit"});
-  std::vector<GenEvent> stay = {lab({{"item", "ALT"}, {"valuenum", "15"}, {"unit", "K/uL"}})};
+  // K/uL was never seen with PTT, which has two units: item_values catches it and cannot repair it.
+  ConstraintSchema rules = schema({"labs:determined_by:item:unit"});
+  EXPECT_EQ(rules.switched_off, std::vector<std::string>{"labs:determined_by:item:unit"});
+  std::vector<GenEvent> stay = {lab({{"item", "PTT"}, {"valuenum", "15"}, {"unit", "K/uL"}})};
   StayVerdict v = check(&rules, stay);
   EXPECT_FALSE(v.ok);
   EXPECT_EQ(v.reason, Failure::kRuleViolation);
@@ -87,9 +90,8 @@ TEST(ConstraintsEditor, AnUnrepairableRuleRejectsTheStayAndASwitchedOffRuleDoesN
   std::vector<GenEvent> high = {lab({{"item", "ALT"}, {"valuenum", "50"}, {"unit", "IU/L"}})};
   EXPECT_EQ(check(&rules, high).rule_kind, "item_range");
   // Every unit rule switched off: the same event passes.
-  ConstraintSchema loose = schema({"labs:determined_by:unit:item", "labs:determined_by:item:unit",
-                                   "labs:item_values:unit:item"});
-  std::vector<GenEvent> again = {lab({{"item", "ALT"}, {"valuenum", "15"}, {"unit", "K/uL"}})};
+  ConstraintSchema loose = schema({"labs:determined_by:item:unit", "labs:item_values:unit:item"});
+  std::vector<GenEvent> again = {lab({{"item", "PTT"}, {"valuenum", "15"}, {"unit", "K/uL"}})};
   StayVerdict w = check(&loose, again);
   EXPECT_TRUE(w.ok) << w.detail;
   EXPECT_EQ(again[0].event.pairs[2].second, "K/uL");
