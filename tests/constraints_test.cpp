@@ -6,6 +6,7 @@
 #include "evaluate/rules.h"
 #include "ingest/config.h"
 #include "ingest/prepare.h"
+#include "constraints_fixture.h"
 #include "test_util.h"
 #include "text/constraints.h"
 #include "text/grammar.h"
@@ -22,22 +23,11 @@ namespace {
 // 3 rows each; unit is ALT -> IU/L, PTT -> sec, CRP -> mg/L except one CRP row (one patient) in
 // "mg/dL"; value holds valuenum's number except where it is text ("NEG").
 RuleTable hand_made_labs() {
-  RuleTable t;
-  t.name = "labs";
-  t.columns = {"item", "value", "valuenum", "unit"};
-  t.types = {ColumnType::kCategorical, ColumnType::kText, ColumnType::kNumeric, ColumnType::kCategorical};
-  t.item = 0;
-  const std::vector<std::pair<std::string, std::string>> items = {{"ALT", "IU/L"}, {"PTT", "sec"}, {"CRP", "mg/L"}};
-  int32_t patient = 0;
-  for (const auto& [item, unit] : items)
-    for (int p = 0; p < 10; ++p, ++patient)
-      for (int r = 0; r < 3; ++r) {
-        std::string number = std::to_string(10 * p + r + (item == "PTT" ? 100 : 0));
-        std::string value = item == "CRP" && r == 2 ? "NEG" : number;
-        t.rows.push_back({item, value, number, item == "CRP" && p == 0 && r == 0 ? "mg/dL" : unit});
-        t.patients.push_back(patient);
-      }
-  return t;
+  return test::hand_made_labs({"ALT", "PTT", "CRP"}, [](const std::string& item, int p, int r) {
+    std::string number = std::to_string(10 * p + r + (item == "PTT" ? 100 : 0));
+    std::string unit = item == "ALT" ? "IU/L" : item == "PTT" ? "sec" : p == 0 && r == 0 ? "mg/dL" : "mg/L";
+    return std::array<std::string, 3>{item == "CRP" && r == 2 ? "NEG" : number, number, unit};
+  });
 }
 
 ConstraintOptions test_options() {

@@ -4,6 +4,8 @@
 #include "common/error.h"
 #include "generate/validate.h"
 
+#include "../constraints_fixture.h"
+
 #include <gtest/gtest.h>
 
 namespace rawmed::generate {
@@ -12,20 +14,10 @@ namespace {
 // labs: 10 patients per item, 3 rows each; ALT always in IU/L, PTT in sec (5 patients) or s (5
 // patients): ALT has one listed unit, PTT two, and the unit names the item; value = valuenum.
 RuleTable labs() {
-  RuleTable t;
-  t.name = "labs";
-  t.columns = {"item", "value", "valuenum", "unit"};
-  t.types = {ColumnType::kCategorical, ColumnType::kText, ColumnType::kNumeric, ColumnType::kCategorical};
-  t.item = 0;
-  int32_t patient = 0;
-  for (const auto& [item, unit] : std::vector<std::pair<std::string, std::string>>{{"ALT", "IU/L"}, {"PTT", "sec"}})
-    for (int p = 0; p < 10; ++p, ++patient)
-      for (int r = 0; r < 3; ++r) {
-        std::string number = std::to_string(10 + p + r);
-        t.rows.push_back({item, number, number, item == "PTT" && p >= 5 ? "s" : unit});
-        t.patients.push_back(patient);
-      }
-  return t;
+  return test::hand_made_labs({"ALT", "PTT"}, [](const std::string& item, int p, int r) {
+    std::string number = std::to_string(10 + p + r);
+    return std::array<std::string, 3>{number, number, item == "ALT" ? "IU/L" : p < 5 ? "sec" : "s"};
+  });
 }
 
 nlohmann::json columns() {
