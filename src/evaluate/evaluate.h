@@ -68,6 +68,7 @@ struct SectionContext {
   const Database& train;
   const StringPool& pool;
   const EvalConfig& config;
+  std::filesystem::path real;  // the REAL folder (train/, test/, ...), for files prepare wrote beside it
 };
 using ScorerFactory = std::function<std::unique_ptr<SectionScorer>(const SectionContext&)>;
 ScorerFactory fidelity_scorer();

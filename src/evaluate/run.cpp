@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "evaluate/evaluate.h"
 #include "evaluate/resample.h"
+#include "evaluate/rules.h"
 #include "evaluate/table_util.h"
 #include "evaluate/utility.h"
 #include "ingest/config.h"
@@ -124,6 +125,7 @@ const std::vector<SectionSpec>& resampled_sections() {
         {"exact_row_copies", "Exact row copies, time ignored (share)", kLower}},
        true},
       {"validity", validity_scorer(), {{"invalid_share", "Invalid rows (range / category / window)", kLower}}},
+      {"rules", rules_scorer(), {{"share_satisfying_all", "Rows satisfying every rule learned from train (share)", kHigher}}},
   };
   return sections;
 }
@@ -364,7 +366,7 @@ nlohmann::json run_evaluation(const EvaluateRequest& request) {
 
   nlohmann::json sections = nlohmann::json::object(), timing = nlohmann::json::object();
   const auto& specs = resampled_sections();
-  const SectionContext context{train, pool, config};
+  const SectionContext context{train, pool, config, request.real};
   std::vector<std::unique_ptr<SectionScorer>> scorers;
   std::vector<bool> usable;
   for (const SectionSpec& spec : specs) {

@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <random>
 #include <set>
 #include <unordered_set>
@@ -147,6 +148,11 @@ nlohmann::json run_generate(const GenerateArgs& args) {
   settings.rules.window_minutes = schema.window_hours * 60;
   ValidationRules rules =
       ValidationRules::from_columns_json(dataset.columns, settings.rules, (args.work / "dataset/columns.json").string());
+  // A WORK prepared before constraint schemas existed has none: decoding and the editor then skip them.
+  const fs::path constraints_file = args.work / "dataset" / "constraints.json";
+  std::optional<ConstraintSchema> constraints;
+  if (fs::exists(constraints_file)) constraints = ConstraintSchema::load(constraints_file.string());
+  rules.set_constraints(constraints ? &*constraints : nullptr);
 
   WriterSettings writer;
   writer.schema = schema;
@@ -164,12 +170,13 @@ nlohmann::json run_generate(const GenerateArgs& args) {
   IdMinter patient_ids(real_ids(args.work, config, "patient_id", cohort.patient_id));
   IdMinter admission_ids(real_ids(args.work, config, "admission_id", cohort.admission_id));
   CohortSampler cohort_sampler(dataset, config.dataset.min_patients_for_token);
-  EventGrammar grammar(dataset.vocab, dataset.columns, dataset.decimals());
+  EventGrammar grammar(dataset.vocab, dataset.columns, dataset.decimals(), constraints ? &*constraints : nullptr);
   std::mt19937_64 rng(args.seed ^ 0x9e3779b97f4a7c15ULL);
 
   const int64_t max_sampled = static_cast<int64_t>(std::ceil(settings.max_sample_factor * static_cast<double>(n)));
   std::vector<SyntheticStay> accepted;
   std::map<std::string, int64_t> failures, failure_examples_seen, dropped_events;
+  std::map<std::string, int64_t> rule_violations, rule_repairs, rule_rejections;
   nlohmann::json failure_examples = nlohmann::json::object();
   int64_t sampled = 0, unchecked = 0, repaired = 0, suppressed = 0, suppressed_events = 0, rounds = 0;
   double sample_seconds = 0, decode_seconds = 0;
@@ -211,6 +218,9 @@ nlohmann::json run_generate(const GenerateArgs& args) {
                                dataset.vocab.decode_event(&decoded.tokens[e * L], &decoded.types[e * L], L)});
       StayVerdict verdict = rules.check_stay(stay.events);
       for (const auto& [reason, count] : verdict.dropped_invalid_events) dropped_events[reason] += count;
+      for (const auto& [kind, count] : verdict.rule_violations) rule_violations[kind] += count;
+      for (const auto& [kind, count] : verdict.rule_repairs) rule_repairs[kind] += count;
+      if (!verdict.ok && verdict.reason == Failure::kRuleViolation) ++rule_rejections[verdict.rule_kind];
       if (!verdict.ok) {
         std::string reason = failure_name(verdict.reason);
         ++failures[reason];
@@ -252,6 +262,11 @@ nlohmann::json run_generate(const GenerateArgs& args) {
       {"suppressed_rare_item_events", suppressed_events},
       {"invalid_events", settings.rules.drop_invalid_events ? "drop_event" : "reject_stay"},
       {"dropped_invalid_events_by_reason", count_json(dropped_events)},
+      {"constraints",
+       {{"file", constraints ? nlohmann::json(constraints_file.string()) : nlohmann::json(nullptr)},
+        {"violations_by_kind", count_json(rule_violations)},
+        {"repairs_by_kind", count_json(rule_repairs)},
+        {"rejected_stays_by_kind", count_json(rule_rejections)}}},
       {"rounds", rounds},
       {"seconds", seconds_since(start)},
       {"sample_seconds", sample_seconds},

@@ -27,6 +27,7 @@ const char* failure_name(Failure failure) {
     case Failure::kTimeDecreasing: return "time_decreasing";
     case Failure::kTimeOutsideWindow: return "time_outside_window";
     case Failure::kTooFewEvents: return "too_few_events";
+    case Failure::kRuleViolation: return "rule_violation";
   }
   return "?";
 }
@@ -200,6 +201,9 @@ StayVerdict ValidationRules::check_event(DecodedEvent& event) const {
       event.pairs.erase(event.pairs.begin() + static_cast<std::ptrdiff_t>(p));
       ++v.suppressed_values;
     }
+  const TableConstraints* constraints = constraints_ ? constraints_->find(table->name) : nullptr;
+  if (constraints) repair_constraints(*constraints, event, &v);
+  item = nullptr;
   for (const auto& [column, value] : event.pairs)
     if (column == table->item_column) item = &value;
   for (const auto& [column, value] : event.pairs) {
@@ -221,6 +225,29 @@ StayVerdict ValidationRules::check_event(DecodedEvent& event) const {
                                                             column, value, it->second.first, it->second.second, *item));
     }
   }
+  if (constraints) return check_constraints(*constraints, event, std::move(v));
+  return v;
+}
+
+// Before the range checks, so that a repaired number is checked too.
+void ValidationRules::repair_constraints(const TableConstraints& table, DecodedEvent& event, StayVerdict* v) const {
+  auto broken = table.violations(event.pairs);
+  if (broken.empty()) return;
+  for (size_t r : broken) ++v->rule_violations[rule_kind_name(table.rules[r].kind)];
+  for (size_t r : table.repair(event.pairs)) ++v->rule_repairs[rule_kind_name(table.rules[r].kind)];
+}
+
+StayVerdict ValidationRules::check_constraints(const TableConstraints& table, DecodedEvent& event, StayVerdict v) const {
+  auto broken = table.violations(event.pairs);
+  if (broken.empty()) return v;
+  const ConstraintRule& rule = table.rules[broken.front()];
+  v.ok = false;
+  v.reason = Failure::kRuleViolation;
+  v.rule_kind = rule_kind_name(rule.kind);
+  std::string value;
+  for (const auto& [column, text] : event.pairs)
+    if (column == rule.column) value = text;
+  v.detail = fmt::format("{}: {} = '{}' breaks rule {}", table.name, rule.column, value, rule.id);
   return v;
 }
 
@@ -249,8 +276,13 @@ StayVerdict ValidationRules::check_stay(std::vector<GenEvent>& events) const {
     } else {
       ev = check_event(events[e].event);
     }
+    for (const auto& [kind, n] : ev.rule_violations) v.rule_violations[kind] += n;
+    for (const auto& [kind, n] : ev.rule_repairs) v.rule_repairs[kind] += n;
     if (!ev.ok) {
-      if (!options_.drop_invalid_events) return reject(ev.reason, fmt::format("event {}: {}", e, ev.detail));
+      if (!options_.drop_invalid_events) {
+        v.rule_kind = ev.rule_kind;
+        return reject(ev.reason, fmt::format("event {}: {}", e, ev.detail));
+      }
       ++v.dropped_invalid_events[failure_name(ev.reason)];
       continue;
     }

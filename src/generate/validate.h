@@ -1,10 +1,13 @@
 #pragma once
 // The "editor": checks generated stays against what the training split allows before release
-// (METHOD.md section 4). Torch-free; rules come from WORK/dataset/columns.json.
+// Torch-free; rules come from WORK/dataset/columns.json and, when set, the constraint schema
+// WORK/dataset/constraints.json (dependent columns are repaired from their source, any other
+// broken rule rejects the event).
 //
 //   ValidationRules rules = ValidationRules::from_columns_json(columns, {.window_minutes = 720, .min_patients = 5});
 //   StayVerdict v = rules.check_stay(events);   // repairs categorical values in place
 //   if (!v.ok) counts[failure_name(v.reason)]++;
+#include "text/constraints.h"
 #include "text/vocab.h"
 
 #include <nlohmann/json.hpp>
@@ -39,6 +42,7 @@ enum class Failure : uint8_t {
   kTimeDecreasing,
   kTimeOutsideWindow,
   kTooFewEvents,
+  kRuleViolation,      // breaks a rule of WORK/dataset/constraints.json that cannot be repaired
 };
 const char* failure_name(Failure failure);
 
@@ -51,6 +55,9 @@ struct StayVerdict {
   int suppressed_events = 0;  // events removed because their item is rare (fewer than k)
   bool drop_event = false;    // check_event: the event's item is rare; check_stay removes it
   std::map<std::string, int> dropped_invalid_events;  // drop_invalid_events mode: removed events by reason
+  // Constraint rules (by kind) that events broke as decoded, and the ones repaired from their source column.
+  std::map<std::string, int> rule_violations, rule_repairs;
+  std::string rule_kind;  // kRuleViolation: the kind of the first rule left broken
 };
 
 struct RuleOptions {
@@ -93,10 +100,15 @@ class ValidationRules {
   StayVerdict check_event(DecodedEvent& event) const;
 
   const RuleOptions& options() const { return options_; }
+  // The constraint schema to enforce after the per-column checks (nullptr: none). Not owned.
+  void set_constraints(const ConstraintSchema* constraints) { constraints_ = constraints; }
   const TableRule* find_table(const std::string& name) const;
 
  private:
+  void repair_constraints(const TableConstraints& table, DecodedEvent& event, StayVerdict* v) const;
+  StayVerdict check_constraints(const TableConstraints& table, DecodedEvent& event, StayVerdict v) const;
   RuleOptions options_;
+  const ConstraintSchema* constraints_ = nullptr;
   std::map<std::string, TableRule> tables_;
 };
 

@@ -246,7 +246,8 @@ Config load_config(const std::filesystem::path& path) {
          e.description());
   }
   const auto& root = config.root;
-  check_keys(root, {"dataset", "cohort", "tables", "codec", "temporal", "generate", "evaluate"}, "", path);
+  check_keys(root, {"dataset", "cohort", "tables", "codec", "temporal", "generate", "evaluate", "constraints"}, "",
+             path);
   const toml::table& d = require_table(root, "dataset", path);
   check_keys(d,
              {"name", "root", "time_kind", "window_hours", "max_tokens_per_event", "max_events_per_stay",

@@ -10,6 +10,7 @@
 #include "ingest/schema.h"
 #include "ingest/table_rows.h"
 #include "rawmed_version.h"
+#include "text/constraints.h"
 #include "text/dataset.h"
 #include "text/serialize.h"
 
@@ -493,6 +494,38 @@ nlohmann::json column_metadata(const Prepared& p) {
   return {{"tables", tables}};
 }
 
+// The train rows of every table as serialized (labels, canonical numbers), for the constraint schema.
+std::vector<RuleTable> rule_tables(const Prepared& p) {
+  std::vector<RuleTable> out;
+  std::unordered_map<std::string_view, int32_t> patient_numbers;
+  std::string scratch;
+  for (size_t t = 0; t < p.tables.size(); ++t) {
+    const TableRows& rows = p.tables[t];
+    const TableModel& model = p.models[t];
+    RuleTable table;
+    table.name = p.spec->tables[t].name;
+    for (size_t m = 0; m < model.columns.size(); ++m) {
+      table.columns.push_back(rows.header[model.columns[m]]);
+      table.types.push_back(model.types[m]);
+      if (model.columns[m] == model.item_column) table.item = static_cast<int>(m);
+    }
+    for (size_t r = 0; r < rows.size(); ++r) {
+      if (p.splits[rows.stay[r]] != kTrain) continue;
+      std::vector<std::string> values(model.columns.size());
+      for (size_t m = 0; m < model.columns.size(); ++m) {
+        std::string_view value;
+        model_value(rows.field(r, model.columns[m]), model, m, p.spec->decimals, &scratch, &value);
+        values[m] = std::string(value);
+      }
+      table.rows.push_back(std::move(values));
+      const std::string& patient = p.cohort.stays[rows.stay[r]].patient_id;
+      table.patients.push_back(patient_numbers.emplace(patient, static_cast<int32_t>(patient_numbers.size())).first->second);
+    }
+    out.push_back(std::move(table));
+  }
+  return out;
+}
+
 DbSchema make_schema(const Prepared& p) {
   DbSchema schema;
   schema.dataset = p.spec->name;
@@ -637,6 +670,7 @@ void replace_outputs(const fs::path& staged, const fs::path& work, std::initiali
 nlohmann::json prepare(const Config& config, const fs::path& work) {
   auto start = Clock::now();
   const DatasetSpec& spec = config.dataset;
+  const ConstraintOptions constraint_options = read_constraint_options(config);
   WorkLock lock(work, "prepare");
   if (int orphans = remove_orphan_temporaries(work))
     log_info("prepare: removed {} temporary folder(s) left in {} by a killed run", orphans, work.string());
@@ -746,6 +780,7 @@ nlohmann::json prepare(const Config& config, const fs::path& work) {
   for (size_t s = 0; s < per_stay.size(); ++s)
     beyond_cap += std::max<int64_t>(0, static_cast<int64_t>(per_stay[s].size()) - max_events);
   d.columns = column_metadata(p);
+  ConstraintSchema constraints = ConstraintSchema::learn(rule_tables(p), constraint_options);
   d.manifest = {{"dataset", spec.name},
                 {"window_hours", spec.window_hours},
                 {"time_kind", spec.time_kind == TimeKind::kDatetime ? "datetime" : "minutes"},
@@ -764,6 +799,7 @@ nlohmann::json prepare(const Config& config, const fs::path& work) {
   {
     AtomicDir staged(work / ".prepare");  // all outputs first, then swapped in together
     d.save(staged.path() / "dataset");
+    write_json_atomic(staged.path() / "dataset" / "constraints.json", constraints.to_json());
     DbSchema schema = make_schema(p);
     write_real_splits(p, schema, staged.path() / "real");
     write_resolved_config(config, staged.path() / "config.toml");
@@ -803,6 +839,7 @@ nlohmann::json prepare(const Config& config, const fs::path& work) {
       {"roundtrip_exact_rate_by_split", rates},
       {"splits", splits},
       {"cohort_funnel", funnel},
+      {"constraints", {{"rules_by_table", constraints.counts()}, {"switched_off", constraints.switched_off}}},
       {"tables", table_stats},
       {"seconds", seconds},
       {"peak_rss_mb", peak_rss_mb()},

@@ -7,6 +7,8 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <optional>
+#include <unordered_set>
 #include <unordered_map>
 
 namespace rawmed {
@@ -68,11 +70,13 @@ struct NumberPrefix {
 
 }  // namespace
 
-EventGrammar::EventGrammar(const Vocab& vocab, const nlohmann::json& columns, int decimals)
+EventGrammar::EventGrammar(const Vocab& vocab, const nlohmann::json& columns, int decimals,
+                           const ConstraintSchema* constraints)
     : decimals_(decimals), vocab_size_(vocab.size()) {
   for (size_t id = 0; id < vocab.size(); ++id) {
     TokenKind kind = vocab.token(static_cast<uint16_t>(id)).kind;
     kinds_.push_back(kind);
+    texts_.push_back(vocab.token(static_cast<uint16_t>(id)).text);
     if (kind == TokenKind::kValue) whole_values_.push_back(static_cast<uint16_t>(id));
     if (kind == TokenKind::kWord || kind == TokenKind::kByte) pieces_.push_back(static_cast<uint16_t>(id));
   }
@@ -86,9 +90,11 @@ EventGrammar::EventGrammar(const Vocab& vocab, const nlohmann::json& columns, in
     int table_id = vocab.find(TokenKind::kTable, t.value("name", ""));
     if (table_id < 0) continue;  // a table with no training events
     Table table;
+    std::vector<std::string> names;
     for (const auto& c : t.value("columns", nlohmann::json::array())) {
       int column_id = vocab.find(TokenKind::kColumn, c.value("name", ""));
       if (column_id < 0) continue;
+      names.push_back(c.value("name", ""));
       std::string type = c.value("type", "");
       if (c.value("name", "") == t.value("item_column", "")) {
         table.item = table.columns.size();
@@ -114,6 +120,17 @@ EventGrammar::EventGrammar(const Vocab& vocab, const nlohmann::json& columns, in
                   category.key());
       }
     }
+    table.dependent_rules.resize(names.size());
+    table.source_rules.resize(names.size());
+    if (const TableConstraints* rules = constraints ? constraints->find(t.value("name", "")) : nullptr)
+      for (const auto& rule : rules->rules) {
+        auto column = std::find(names.begin(), names.end(), rule.column);
+        auto source = std::find(names.begin(), names.end(), rule.source);
+        if (column == names.end() || source == names.end()) continue;
+        size_t j = static_cast<size_t>(column - names.begin()), i = static_cast<size_t>(source - names.begin());
+        table.dependent_rules[j].emplace_back(&rule, i);
+        table.source_rules[i].emplace_back(&rule, j);
+      }
     table_ids_.push_back(static_cast<uint16_t>(table_id));
     tables_.emplace(static_cast<uint16_t>(table_id), std::move(table));
   }
@@ -166,6 +183,11 @@ struct EventGrammar::Cursor::State {
   std::vector<std::pair<double, double>> ranges;  // the number being written lies in one of these
   std::vector<std::pair<size_t, double>> numbers;  // (column, value) of the numbers written so far
   std::unordered_map<int, bool> item_ok;  // item trie nodes leading to an item those numbers fit
+  std::vector<std::pair<size_t, std::string>> texts;  // (column, value) of the other values written so far
+  std::string text;                                    // the non-numeric value being written
+  std::unordered_map<int, bool> value_ok;  // categorical trie nodes leading to a value the rules allow
+  std::unordered_set<std::string> rule_allowed;  // the values the rules allow (when value_ok is set)
+  bool item_rules = true;  // the item being written must fit the rules too (not only the numbers)
   std::vector<uint16_t> allowed;
 
   State(const EventGrammar& grammar, size_t n) : g(grammar), slots(n) { allowed.reserve(g.vocab_size_); }
@@ -200,6 +222,7 @@ uint16_t EventGrammar::Cursor::State::step(const float* row, uint8_t* type) {
   };
 
   // An item written after some of the event's numbers must be one whose train ranges hold them.
+  // ... and, while item_rules, one the constraint rules allow with the values written before it.
   auto item_fits = [&](const std::string& value) {
     for (const auto& [j, x] : numbers) {
       if (!table->has_item_ranges[j] || j == table->item) continue;
@@ -207,12 +230,77 @@ uint16_t EventGrammar::Cursor::State::step(const float* row, uint8_t* type) {
       if (it == table->item_ranges[j].end() || x < it->second.first - 1e-9 || x > it->second.second + 1e-9)
         return false;
     }
+    if (!item_rules) return true;
+    for (const auto& [j, written] : texts)
+      for (const auto& [rule, source] : table->dependent_rules[j]) {
+        if (source != table->item) continue;
+        if (rule->kind == RuleKind::kItemValues) {
+          auto it = rule->values.find(value);
+          if (it != rule->values.end() && !it->second.count(written)) return false;
+        } else if (rule->kind == RuleKind::kDeterminedBy) {
+          auto it = rule->map.find(value);
+          if (it != rule->map.end() && it->second != written) return false;
+        }
+      }
     return true;
   };
   auto mark_fitting_items = [&](auto& self, int at) -> bool {  // fills item_ok below `at`
     bool ok = nodes_[at].value >= 0 && item_fits(values_[static_cast<size_t>(nodes_[at].value)]);
     for (const auto& child : nodes_[at].children) ok = self(self, child.second) || ok;
     item_ok[at] = ok;
+    return ok;
+  };
+  // The values a rule allows in column j given the values written before it: nullopt when no rule
+  // applies; an empty set when the column must not be written.
+  auto rule_values = [&](size_t j) -> std::optional<std::unordered_set<std::string>> {
+    std::optional<std::unordered_set<std::string>> out;
+    auto narrow = [&](const std::unordered_set<std::string>& values) {
+      if (!out) out = values;
+      else std::erase_if(*out, [&](const std::string& v) { return !values.count(v); });
+    };
+    for (const auto& [rule, source] : table->dependent_rules[j]) {
+      const std::string* written = nullptr;
+      for (const auto& [c, v] : texts)
+        if (c == source) written = &v;
+      if (source == table->item && item) written = item;
+      if (!written) continue;
+      if (rule->kind == RuleKind::kItemValues) {
+        auto it = rule->values.find(*written);
+        if (it != rule->values.end()) narrow(it->second);
+      } else if (rule->kind == RuleKind::kDeterminedBy) {
+        auto it = rule->map.find(*written);
+        if (it != rule->map.end()) narrow(it->second.empty() ? std::unordered_set<std::string>{}
+                                                             : std::unordered_set<std::string>{it->second});
+      }
+    }
+    return out;
+  };
+  // same_value: a number already written as text (or as the other numeric column) fixes column j.
+  auto narrow_to_same_value = [&](size_t j) {
+    auto fix = [&](double x) {
+      const double scale = std::pow(10.0, decimals_);
+      x = std::round(x * scale) / scale;
+      bool inside = std::any_of(ranges.begin(), ranges.end(),
+                                [&](const auto& r) { return x >= r.first - 1e-9 && x <= r.second + 1e-9; });
+      if (inside) ranges.assign(1, {x, x});
+    };
+    for (const auto& [rule, other] : table->source_rules[j]) {
+      if (rule->kind != RuleKind::kSameValue) continue;
+      for (const auto& [c, v] : texts)
+        if (c == other)
+          if (auto canonical = normalize_number(v, decimals_)) fix(std::stod(*canonical));
+      for (const auto& [c, x] : numbers)
+        if (c == other) fix(x);
+    }
+    for (const auto& [rule, source] : table->dependent_rules[j])
+      if (rule->kind == RuleKind::kSameValue)
+        for (const auto& [c, x] : numbers)
+          if (c == source) fix(x);
+  };
+  auto mark_allowed_values = [&](auto& self, int at, const std::unordered_set<std::string>& ok_values) -> bool {
+    bool ok = nodes_[at].value >= 0 && ok_values.count(values_[static_cast<size_t>(nodes_[at].value)]);
+    for (const auto& child : nodes_[at].children) ok = self(self, child.second, ok_values) || ok;
+    value_ok[at] = ok;
     return ok;
   };
 
@@ -223,6 +311,19 @@ uint16_t EventGrammar::Cursor::State::step(const float* row, uint8_t* type) {
   if (phase == Phase::kValue && column == table->item && node >= 0 && nodes_[node].value >= 0)
     item_if_ended = &values_[static_cast<size_t>(nodes_[node].value)];
   auto allow = [&](const std::vector<uint16_t>& ids) { allowed.insert(allowed.end(), ids.begin(), ids.end()); };
+  // A non-numeric column a rule leaves no value for (the item never had one, f(source) is empty).
+  auto column_ruled_out = [&](size_t j) {
+    if (table->numeric[j] || table->dependent_rules[j].empty()) return false;
+    const std::string* saved = item;
+    item = item_if_ended;
+    // The value being written (a text item, say) counts as written if it ends here.
+    const bool in_text = phase == Phase::kValue && !table->numeric[column];
+    if (in_text) texts.emplace_back(column, text);
+    auto values = rule_values(j);
+    if (in_text) texts.pop_back();
+    item = saved;
+    return values && values->empty();
+  };
   auto allow_next_columns_or_end = [&] {
     bool item_due = table->item_required && next_column <= table->item;
     size_t last = item_due ? table->item + 1 : table->columns.size();
@@ -231,6 +332,7 @@ uint16_t EventGrammar::Cursor::State::step(const float* row, uint8_t* type) {
       if (table->categories[j] >= 0 && static_cast<size_t>(nodes_[table->categories[j]].shortest) + 1 > left)
         continue;
       if (table->numeric[j] && !range_of(j, item_if_ended)) continue;
+      if (column_ruled_out(j)) continue;
       allowed.push_back(table->columns[j]);
     }
     if (!item_due) allowed.push_back(kSepId);
@@ -262,9 +364,12 @@ uint16_t EventGrammar::Cursor::State::step(const float* row, uint8_t* type) {
       allowed.push_back(point_);
   } else if (node >= 0) {
     bool filter = column == table->item && !item_ok.empty();
-    auto ok = [&](int n) { return !filter || item_ok.at(n); };
-    if (nodes_[node].value >= 0 && (!filter || item_fits(values_[static_cast<size_t>(nodes_[node].value)])))
-      allow_next_columns_or_end();
+    bool by_rules = !value_ok.empty();
+    auto ok = [&](int n) { return (!filter || item_ok.at(n)) && (!by_rules || value_ok.at(n)); };
+    if (nodes_[node].value >= 0) {
+      const std::string& here = values_[static_cast<size_t>(nodes_[node].value)];
+      if ((!filter || item_fits(here)) && (!by_rules || rule_allowed.count(here))) allow_next_columns_or_end();
+    }
     // A value cut by the last slot would be an unknown one: only paths that still fit.
     for (const auto& child : nodes_[node].children)
       if (ok(child.second) && static_cast<size_t>(nodes_[child.second].shortest) + 1 <= left)
@@ -296,6 +401,8 @@ uint16_t EventGrammar::Cursor::State::step(const float* row, uint8_t* type) {
     item = item_if_ended;
     if (phase == Phase::kValue && table->numeric[column])
       numbers.emplace_back(column, (number.negative ? -1 : 1) * (number.int_value + number.frac_value));
+    else if (phase == Phase::kValue)
+      texts.emplace_back(column, text);
   }
   if (kind == TokenKind::kSep) {
     *type = kTypeSep;
@@ -310,7 +417,21 @@ uint16_t EventGrammar::Cursor::State::step(const float* row, uint8_t* type) {
     column = next_column++;
     node = table->categories[column];
     item_ok.clear();
-    if (column == table->item && node >= 0 && !numbers.empty()) mark_fitting_items(mark_fitting_items, node);
+    value_ok.clear();
+    text.clear();
+    if (column == table->item && node >= 0 && (!numbers.empty() || !texts.empty())) {
+      item_rules = true;
+      if (!mark_fitting_items(mark_fitting_items, node) && !texts.empty()) {
+        item_ok.clear();  // no item fits every rule: keep only the number ranges' filter
+        item_rules = false;
+        mark_fitting_items(mark_fitting_items, node);
+      }
+    }
+    if (node >= 0 && column != table->item)
+      if (auto values = rule_values(column); values && !values->empty()) {
+        rule_allowed = std::move(*values);
+        if (!mark_allowed_values(mark_allowed_values, node, rule_allowed)) value_ok.clear();
+      }
     if (table->numeric[column]) {
       const auto* r = range_of(column, item);
       ranges.assign(1, r ? *r : table->range[column]);
@@ -321,6 +442,7 @@ uint16_t EventGrammar::Cursor::State::step(const float* row, uint8_t* type) {
           if (item_fits(value)) ranges.push_back(range);
         if (ranges.empty()) ranges.assign(1, table->range[column]);
       }
+      narrow_to_same_value(column);
     }
     number = NumberPrefix{};
     phase = Phase::kValue;
@@ -329,6 +451,7 @@ uint16_t EventGrammar::Cursor::State::step(const float* row, uint8_t* type) {
   } else {
     *type = kTypeValue;
     ++value_tokens;
+    if (!table->numeric[column]) text += g.texts_[best];
     whole = kind == TokenKind::kValue;
     if (node >= 0) {
       const auto& children = nodes_[node].children;

@@ -15,6 +15,21 @@
 //     values, spelled as prepare spells it (walked through a token trie);
 //   - any other column's value: one whole-value token, or word and byte pieces.
 // The last slot is SEP when the event has not ended before. Torch-free.
+//
+// With a constraint schema (text/constraints.h, WORK/dataset/constraints.json), columns are
+// still decoded in serialization order, and each rule applies as soon as its source is written:
+//   - item_values: once the item is written, a later categorical column takes only the values
+//     seen with that item (a column the item never had a value in is not written);
+//   - determined_by: once the source is written, a later categorical column takes only f(source)
+//     (not written when f(source) is empty);
+//   - same_value: once the number is written as text (or as the other numeric column), the
+//     numeric column's range shrinks to that number;
+//   - an item written after other columns must be one these rules allow with the values written
+//     before it (the rules filter the item trie, as the item ranges do for earlier numbers;
+//     when no item fits all of them, only the numbers filter).
+// Rules whose dependent column comes before its source are left to the editor, which repairs
+// the dependent column from its source (generate/validate.h).
+#include "text/constraints.h"
 #include "text/vocab.h"
 
 #include <nlohmann/json.hpp>
@@ -34,7 +49,9 @@ inline bool item_column_required(const nlohmann::json& column) { return column.v
 class EventGrammar {
  public:
   // columns: columns.json (tables with their modelled columns, in order, and their types).
-  EventGrammar(const Vocab& vocab, const nlohmann::json& columns, int decimals = 4);
+  // constraints: optional, not owned; must outlive the grammar.
+  EventGrammar(const Vocab& vocab, const nlohmann::json& columns, int decimals = 4,
+               const ConstraintSchema* constraints = nullptr);
 
   // scores: n slots x vocab size, row-major (logits or log-probabilities). Writes n tokens and
   // their types (PAD after SEP). `slots`: the event's slot count L when only its first n slots
@@ -71,6 +88,9 @@ class EventGrammar {
     std::vector<bool> has_item_ranges;
     size_t item = SIZE_MAX;         // index of the item column, SIZE_MAX: none
     bool item_required = false;     // no train row leaves the item column empty
+    // Constraint rules by column index: (rule, index of its source column).
+    std::vector<std::vector<std::pair<const ConstraintRule*, size_t>>> dependent_rules;  // rule.column == j
+    std::vector<std::vector<std::pair<const ConstraintRule*, size_t>>> source_rules;     // rule.source == j
   };
   struct Node {
     std::vector<std::pair<uint16_t, int>> children;  // token -> node
@@ -84,6 +104,7 @@ class EventGrammar {
   std::vector<Node> nodes_;
   std::unordered_map<uint16_t, Table> tables_;  // by table token id
   std::vector<TokenKind> kinds_;  // by token id
+  std::vector<std::string> texts_;  // by token id
   std::vector<uint16_t> table_ids_, whole_values_, pieces_, digits_;
   uint16_t minus_ = 0, point_ = 0;
   size_t vocab_size_ = 0;
