@@ -23,10 +23,10 @@ void add_sample_command(CLI::App& app) {
   cmd->add_option("--work", args->work, "working folder (with temporal/model.pt)")->required();
   cmd->add_option("--n", o.n, "number of stays (exactly)")->required();
   cmd->add_option("--temperature", o.temperature, "softmax temperature");
-  cmd->add_option("--time-temperature", o.time_temperature, "temperature of the time digits (0: --temperature)");
+  cmd->add_option("--time-temperature", o.time_temperature, "temperature of the time tokens and END (0: --temperature)");
   cmd->add_flag("!--mask-times", o.lift_times,
                 "mask times below the previous event's (renormalise over later times) instead of lifting a "
-                "time drawn below it to it");
+                "time drawn below it to it (digit and minute layouts; a gap is never earlier)");
   cmd->add_option("--top-k", o.top_k, "keep the k most likely tokens (0: off)");
   cmd->add_option("--top-p", o.top_p, "nucleus sampling mass (1: off)");
   cmd->add_option("--seed", o.seed, "random seed");

@@ -20,7 +20,8 @@ Corpus build_corpus(const Dataset& d, const Codes& codes, const TemporalConfig& 
   Corpus c;
   c.layout = make_layout(static_cast<int>(codes.codebook_size), static_cast<int>(codes.positions),
                          static_cast<int>(codes.depth), window_hours, config.time_resolution_minutes,
-                         d.max_events_per_stay(), config.condition, {gender_set.begin(), gender_set.end()});
+                         d.max_events_per_stay(), config.condition, {gender_set.begin(), gender_set.end()},
+                         parse_time_encoding(config.time_encoding));
   const Layout& l = c.layout;
   const size_t per_event = static_cast<size_t>(l.codes_per_event);
   for (size_t s = 0; s < d.num_stays(); ++s) {

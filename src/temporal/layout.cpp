@@ -15,6 +15,22 @@ int age_group_of(double age) {
   return group;
 }
 
+TimeEncoding parse_time_encoding(const std::string& name) {
+  if (name == "gap") return TimeEncoding::kGap;
+  if (name == "minute") return TimeEncoding::kMinute;
+  if (name == "digits") return TimeEncoding::kDigits;
+  fail("time encoding '{}' is unknown (use gap, minute or digits)", name);
+}
+
+std::string time_encoding_name(TimeEncoding encoding) {
+  switch (encoding) {
+    case TimeEncoding::kGap: return "gap";
+    case TimeEncoding::kMinute: return "minute";
+    case TimeEncoding::kDigits: break;
+  }
+  return "digits";
+}
+
 static int64_t power10(int n) {
   int64_t p = 1;
   while (n-- > 0) p *= 10;
@@ -53,7 +69,7 @@ std::vector<int> Layout::allowed_tokens(int slot_class) const {
   } else if (slot_class == 1) {
     for (size_t a = 0; a < kAgeGroups.size(); ++a) out.push_back(age_token(static_cast<int>(a)));
   } else if (slot_class < 2 + time_digits) {
-    for (int d = 0; d < 10; ++d) out.push_back(digit(d));
+    for (int v = 0; v < time_values(); ++v) out.push_back(time_token(v));
     if (slot_class == 2) out.push_back(end());
   } else {
     for (int c = 0; c < codebook; ++c) out.push_back(c);
@@ -72,8 +88,31 @@ void Layout::time_to_digits(int slot, int* digits) const {
   }
 }
 
+void Layout::write_time(int slot, int previous_slot, std::vector<int32_t>& seq) const {
+  switch (time_encoding) {
+    case TimeEncoding::kGap: seq.push_back(time_token(slot - previous_slot)); return;
+    case TimeEncoding::kMinute: seq.push_back(time_token(slot)); return;
+    case TimeEncoding::kDigits: break;
+  }
+  int digits[16];
+  time_to_digits(slot, digits);
+  for (int j = 0; j < time_digits; ++j) seq.push_back(digit(digits[j]));
+}
+
+int Layout::read_time(const int32_t* tokens, int previous_slot) const {
+  switch (time_encoding) {
+    case TimeEncoding::kGap: return previous_slot + time_value(tokens[0]);
+    case TimeEncoding::kMinute: return time_value(tokens[0]);
+    case TimeEncoding::kDigits: break;
+  }
+  int slot = 0;
+  for (int j = 0; j < time_digits; ++j) slot = slot * 10 + time_value(tokens[j]);
+  return slot;
+}
+
 nlohmann::json Layout::to_json() const {
-  return {{"codebook", codebook},       {"positions", positions},
+  return {{"time_encoding", time_encoding_name(time_encoding)},
+          {"codebook", codebook},       {"positions", positions},
           {"depth", depth},             {"time_digits", time_digits},
           {"resolution_minutes", resolution_minutes}, {"max_time_slot", max_time_slot},
           {"max_events", max_events},   {"conditioned", conditioned},
@@ -87,6 +126,8 @@ Layout Layout::from_json(const nlohmann::json& j) {
   l.positions = j.at("positions");
   l.depth = j.at("depth");
   l.codes_per_event = l.positions * l.depth;
+  // Models trained before the time encoding was a choice wrote digits and have no key.
+  l.time_encoding = parse_time_encoding(j.value("time_encoding", "digits"));
   l.time_digits = j.at("time_digits");
   l.resolution_minutes = j.at("resolution_minutes");
   l.max_time_slot = j.at("max_time_slot");
@@ -97,7 +138,7 @@ Layout Layout::from_json(const nlohmann::json& j) {
 }
 
 Layout make_layout(int codebook, int positions, int depth, int window_hours, int resolution_minutes, int max_events,
-                   bool conditioned, std::vector<std::string> genders) {
+                   bool conditioned, std::vector<std::string> genders, TimeEncoding time_encoding) {
   if (codebook <= 0 || codebook > 65535 || positions <= 0 || depth <= 0)
     fail("temporal: bad code shape K={} P={} D={}", codebook, positions, depth);
   if (window_hours <= 0 || resolution_minutes <= 0)
@@ -110,7 +151,8 @@ Layout make_layout(int codebook, int positions, int depth, int window_hours, int
   l.codes_per_event = positions * depth;
   l.resolution_minutes = resolution_minutes;
   l.max_time_slot = window_hours * 60 / resolution_minutes;
-  l.time_digits = static_cast<int>(std::to_string(l.max_time_slot).size());
+  l.time_encoding = time_encoding;
+  l.time_digits = time_encoding == TimeEncoding::kDigits ? static_cast<int>(std::to_string(l.max_time_slot).size()) : 1;
   l.max_events = max_events;
   l.conditioned = conditioned;
   if (conditioned) l.genders = std::move(genders);
@@ -127,14 +169,12 @@ std::vector<int32_t> encode_stay(const Layout& layout, const int32_t* minutes, c
     seq.push_back(layout.gender_token(gender));
     seq.push_back(layout.age_token(age_group));
   }
-  int digits[8];
   int previous = 0;
   for (size_t e = 0; e < kept; ++e) {
     // Events are stored in time order; clamping keeps the grammar's non-decreasing rule.
     int slot = std::max(previous, layout.time_slot(minutes[e]));
+    layout.write_time(slot, previous, seq);
     previous = slot;
-    layout.time_to_digits(slot, digits);
-    for (int j = 0; j < layout.time_digits; ++j) seq.push_back(layout.digit(digits[j]));
     for (int c = 0; c < layout.codes_per_event; ++c) {
       int code = codes[e * layout.codes_per_event + c];
       if (code >= layout.codebook) fail("temporal: code {} is outside the codebook ({})", code, layout.codebook);
@@ -172,6 +212,15 @@ void allowed_next(const Layout& layout, const GrammarState& state, int gender, c
     if (state.events >= std::clamp(min_events, 1, layout.max_events)) allowed[layout.end()] = 1;
     if (state.events >= layout.max_events) return;  // the cap: only END
   }
+  if (layout.time_encoding == TimeEncoding::kGap) {
+    for (int gap = 0; gap <= layout.max_time_slot - state.previous_time; ++gap) allowed[layout.time_token(gap)] = 1;
+    return;
+  }
+  if (layout.time_encoding == TimeEncoding::kMinute) {
+    for (int slot = state.lift_times ? 0 : state.previous_time; slot <= layout.max_time_slot; ++slot)
+      allowed[layout.time_token(slot)] = 1;
+    return;
+  }
   // A digit is allowed when some completion lies in [previous_time, max_time_slot] (lifting
   // times: in [0, max_time_slot]; a lifted time follows the previous one).
   int64_t remaining = power10(layout.time_digits - j - 1);
@@ -192,6 +241,10 @@ int lift_time_digit(const Layout& layout, GrammarState& state, int token) {
   int j = 0;
   if (!state.lift_times || state.ended || token == layout.end() || layout.slot(state.position, &j) != Slot::kTime)
     return token;
+  if (layout.time_encoding != TimeEncoding::kDigits) {
+    bool earlier = layout.time_encoding == TimeEncoding::kMinute && layout.time_value(token) < state.previous_time;
+    return earlier ? layout.time_token(state.previous_time) : token;
+  }
   if (j == 0) state.time_lifted = false;
   int64_t remaining = power10(layout.time_digits - j - 1);
   int previous_digit = static_cast<int>(state.previous_time / remaining % 10);
@@ -219,7 +272,11 @@ void advance(const Layout& layout, GrammarState& state, int token) {
     ++state.events;
     state.time_prefix = 0;
   }
-  state.time_prefix = state.time_prefix * 10 + (token - layout.digit(0));
+  if (layout.time_encoding != TimeEncoding::kDigits) {
+    state.previous_time = layout.read_time(&state.tokens.back(), state.previous_time);
+    return;
+  }
+  state.time_prefix = state.time_prefix * 10 + layout.time_value(token);
   if (j == layout.time_digits - 1) state.previous_time = state.time_prefix;
 }
 

@@ -123,9 +123,10 @@ SampledStays sample_stays(const std::filesystem::path& work, const SampleOptions
       out.genders.push_back(layout.genders.at(seq[1] - layout.gender_token(0)));
       out.age_groups.push_back(kAgeGroups.at(seq[2] - layout.age_token(0)));
     }
+    int slot = 0;
     while (p < seq.size() && seq[p] != layout.end()) {
-      int slot = 0;
-      for (int j = 0; j < layout.time_digits; ++j) slot = slot * 10 + (seq[p++] - layout.digit(0));
+      slot = layout.read_time(&seq[p], slot);
+      p += layout.time_digits;
       out.event_minutes.push_back(layout.slot_minutes(slot));
       for (int c = 0; c < layout.codes_per_event; ++c) out.codes.push_back(static_cast<uint16_t>(seq[p++]));
     }

@@ -50,6 +50,9 @@ nlohmann::json TemporalConfig::to_json() const {
 
 void apply_temporal_overrides(TemporalConfig& c, const toml::table& s, const std::filesystem::path& file) {
   apply_fields(c, s, "temporal", file, {"positions"});
+  if (c.time_encoding != "gap" && c.time_encoding != "minute" && c.time_encoding != "digits")
+    fail("{}: temporal.time_encoding must be \"gap\", \"minute\" or \"digits\" (got \"{}\")", file.string(),
+         c.time_encoding);
   std::string positions = get_string(s, "positions", c.sinusoidal ? "sinusoidal" : "learned", "temporal", file);
   if (positions != "learned" && positions != "sinusoidal")
     fail("{}: temporal.positions must be \"learned\" or \"sinusoidal\" (got \"{}\")", file.string(), positions);

@@ -12,12 +12,14 @@ namespace rawmed::temporal {
 struct TemporalConfig {
   std::string preset = "demo";
   // Sequence.
-  int time_resolution_minutes = 10;
+  std::string time_encoding = "gap";  // "gap" | "minute" | "digits" (layout.h TimeEncoding)
+  int time_resolution_minutes = 1;
   bool condition = false;        // prefix tokens for gender and age group
   // Architecture.
   int layers = 3, d_model = 128, heads = 4, ff = 512;
   double dropout = 0.1;
   bool sinusoidal = false;       // false: learned positions
+  bool time_sinusoid = true;     // add a fixed sinusoid of the time value to one-token times' embeddings
   // Optimisation.
   int batch_size = 8;            // stays
   int batch_tokens = 4096;       // at most this many padded tokens per batch (0: no limit); bounds
@@ -34,7 +36,8 @@ struct TemporalConfig {
   // once: drives [temporal] overrides and train.json.
   template <class Self, class F>
   static void visit(Self& c, F&& f) {
-    f("time_resolution_minutes", c.time_resolution_minutes), f("condition", c.condition);
+    f("time_encoding", c.time_encoding), f("time_resolution_minutes", c.time_resolution_minutes);
+    f("condition", c.condition), f("time_sinusoid", c.time_sinusoid);
     f("layers", c.layers), f("d_model", c.d_model), f("heads", c.heads), f("ff", c.ff), f("dropout", c.dropout);
     f("batch_size", c.batch_size), f("batch_tokens", c.batch_tokens), f("lr", c.lr);
     f("min_lr_ratio", c.min_lr_ratio), f("warmup_steps", c.warmup_steps), f("weight_decay", c.weight_decay);

@@ -228,6 +228,10 @@ void run_training(const TrainArgs& args) {
   mc.ff = tc.ff;
   mc.dropout = tc.dropout;
   mc.sinusoidal = tc.sinusoidal;
+  if (tc.time_sinusoid && layout.time_encoding != TimeEncoding::kDigits) {
+    mc.time_first = layout.time_token(0);
+    mc.time_count = layout.time_values();
+  }
   const nlohmann::json model_json = {{"layout", layout.to_json()}, {"model", mc.to_json()}};
 
   seed_torch(args.seed);

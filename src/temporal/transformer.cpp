@@ -8,7 +8,8 @@ namespace rawmed::temporal {
 
 nlohmann::json ModelConfig::to_json() const {
   return {{"vocab_size", vocab_size}, {"max_length", max_length}, {"layers", layers}, {"d_model", d_model},
-          {"heads", heads},           {"ff", ff},                 {"dropout", dropout}, {"sinusoidal", sinusoidal}};
+          {"heads", heads},           {"ff", ff},                 {"dropout", dropout}, {"sinusoidal", sinusoidal},
+          {"time_first", time_first}, {"time_count", time_count}};
 }
 
 ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
@@ -21,21 +22,38 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
   c.ff = j.at("ff");
   c.dropout = j.at("dropout");
   c.sinusoidal = j.at("sinusoidal");
+  c.time_first = j.value("time_first", 0);  // absent in models trained before the time sinusoid
+  c.time_count = j.value("time_count", 0);
   return c;
+}
+
+// Row i: sin / cos of i at frequencies 10000^(-2k/d) (the Transformer's position encoding).
+static torch::Tensor sinusoid_table(int64_t rows, int64_t d) {
+  auto value = torch::arange(rows, torch::kFloat).unsqueeze(1);
+  auto frequency = torch::exp(torch::arange(0, d, 2, torch::kFloat) * (-std::log(10000.0) / double(d)));
+  auto table = torch::zeros({rows, d});
+  table.slice(1, 0, d, 2) = torch::sin(value * frequency);
+  table.slice(1, 1, d, 2) = torch::cos(value * frequency);
+  return table;
 }
 
 TransformerImpl::TransformerImpl(const ModelConfig& config) : config_(config) {
   if (config.d_model % config.heads != 0)
     fail("temporal: d_model {} is not a multiple of heads {}", config.d_model, config.heads);
+  if (config.time_count < 0 || config.time_first < 0 || config.time_first + config.time_count > config.vocab_size)
+    fail("temporal: time tokens {}+{} lie outside the vocabulary ({})", config.time_first, config.time_count,
+         config.vocab_size);
   const int64_t d = config.d_model;
   token_embedding = register_module("token_embedding", torch::nn::Embedding(config.vocab_size, d));
+  if (config.time_count > 0) {
+    time_sinusoid_ = torch::zeros({config.vocab_size, d});
+    time_sinusoid_.narrow(0, config.time_first, config.time_count).copy_(sinusoid_table(config.time_count, d));
+    time_sinusoid_ = register_buffer("time_sinusoid", time_sinusoid_);
+    // Starts near the size the learned embeddings reach, so neither drowns the other.
+    time_scale_ = register_parameter("time_scale", torch::full({1}, 0.1));
+  }
   if (config.sinusoidal) {
-    auto position = torch::arange(config.max_length, torch::kFloat).unsqueeze(1);
-    auto frequency = torch::exp(torch::arange(0, d, 2, torch::kFloat) * (-std::log(10000.0) / d));
-    sinusoid_ = torch::zeros({config.max_length, d});
-    sinusoid_.slice(1, 0, d, 2) = torch::sin(position * frequency);
-    sinusoid_.slice(1, 1, d, 2) = torch::cos(position * frequency);
-    sinusoid_ = register_buffer("sinusoid", sinusoid_);
+    sinusoid_ = register_buffer("sinusoid", sinusoid_table(config.max_length, d));
   } else {
     position_embedding = register_module("position_embedding", torch::nn::Embedding(config.max_length, d));
   }
@@ -58,7 +76,8 @@ TransformerImpl::TransformerImpl(const ModelConfig& config) : config_(config) {
   torch::NoGradGuard no_grad;
   for (auto& p : named_parameters()) {
     const auto& name = p.key();
-    if (name.find("ln") != std::string::npos || name.find("norm") != std::string::npos) continue;
+    if (name.find("ln") != std::string::npos || name.find("norm") != std::string::npos || name == "time_scale")
+      continue;
     if (name.size() >= 4 && name.compare(name.size() - 4, 4, "bias") == 0) {
       p.value().zero_();
       continue;
@@ -109,6 +128,7 @@ torch::Tensor TransformerImpl::forward(const torch::Tensor& tokens, KVCache* cac
   if (start + T > config_.max_length)
     fail("temporal: sequence of {} tokens exceeds the model's maximum length {}", start + T, config_.max_length);
   auto x = token_embedding->forward(tokens);
+  if (config_.time_count > 0) x = x + time_scale_ * torch::embedding(time_sinusoid_, tokens);
   if (config_.sinusoidal) x = x + sinusoid_.narrow(0, start, T);
   else x = x + position_embedding->forward(torch::arange(start, start + T, tokens.options()));
   x = dropout->forward(x);

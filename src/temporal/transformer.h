@@ -15,6 +15,10 @@ struct ModelConfig {
   int layers = 2, d_model = 64, heads = 2, ff = 256;
   double dropout = 0.0;
   bool sinusoidal = false;  // false: learned positions
+  // Tokens time_first .. time_first + time_count - 1 stand for the values 0, 1, ...: a fixed
+  // sinusoid of the value (times a learned scale) is added to their embeddings, so that values
+  // seldom seen in training sit next to their neighbours. 0: none.
+  int time_first = 0, time_count = 0;
 
   nlohmann::json to_json() const;
   static ModelConfig from_json(const nlohmann::json& j);
@@ -46,6 +50,7 @@ class TransformerImpl : public torch::nn::Module {
   ModelConfig config_;
   torch::nn::Embedding token_embedding{nullptr}, position_embedding{nullptr};
   torch::Tensor sinusoid_;  // (max_length, d) buffer when sinusoidal
+  torch::Tensor time_sinusoid_, time_scale_;  // (V, d) buffer, zero outside the time tokens; scalar
   std::vector<Block> blocks_;
   torch::nn::LayerNorm final_norm{nullptr};
   torch::nn::Linear head{nullptr};

@@ -20,10 +20,20 @@ Layout small_layout(bool conditioned = false) {
                      /*max_events=*/6, conditioned, {"F", "M"});
 }
 
+// One time token per event at one-minute resolution (721 values for 12 h).
+Layout minute_layout(TimeEncoding encoding, bool conditioned = false) {
+  return make_layout(/*codebook=*/16, /*positions=*/2, /*depth=*/2, /*window_hours=*/12, /*resolution=*/1,
+                     /*max_events=*/6, conditioned, {"F", "M"}, encoding);
+}
+
 ModelConfig tiny_model(const Layout& layout) {
   ModelConfig c;
   c.vocab_size = layout.vocab_size();
   c.max_length = layout.max_length();
+  if (layout.time_encoding != TimeEncoding::kDigits) {
+    c.time_first = layout.time_token(0);
+    c.time_count = layout.time_values();
+  }
   c.layers = 2;
   c.d_model = 32;
   c.heads = 2;
@@ -45,21 +55,21 @@ SamplerSettings sampler_settings(int batch_size, uint64_t seed) {
   return settings;
 }
 
-// Parses one sampled sequence and checks every grammar rule; returns the number of events.
-int check_grammar(const Layout& l, const std::vector<int32_t>& seq) {
+// Parses one sampled sequence and checks every grammar rule; returns the number of events and,
+// when `slots` is given, appends each event's time slot.
+int check_grammar(const Layout& l, const std::vector<int32_t>& seq, std::vector<int>* slots = nullptr) {
   EXPECT_GE(seq.size(), 2u);
   EXPECT_EQ(seq.front(), l.start());
   EXPECT_EQ(seq.back(), l.end());
   size_t p = static_cast<size_t>(l.prefix_length());
   int events = 0, previous = 0;
   while (p < seq.size() && seq[p] != l.end()) {
-    int slot = 0;
-    for (int j = 0; j < l.time_digits; ++j) {
-      EXPECT_TRUE(l.is_digit(seq[p])) << "position " << p;
-      slot = slot * 10 + (seq[p++] - l.digit(0));
-    }
+    for (int j = 0; j < l.time_digits; ++j) EXPECT_TRUE(l.is_time_token(seq[p + j])) << "position " << p + j;
+    int slot = l.read_time(&seq[p], previous);
+    p += l.time_digits;
     EXPECT_GE(slot, previous);
     EXPECT_LE(slot, l.max_time_slot);
+    if (slots) slots->push_back(slot);
     previous = slot;
     for (int c = 0; c < l.codes_per_event; ++c) {
       EXPECT_LT(seq[p], l.codebook) << "position " << p;
@@ -135,6 +145,95 @@ TEST(TemporalLayout, LiftedTimesBecomeThePreviousTimeInsteadOfBeingMasked) {
   EXPECT_EQ(event_at(4, 9), 49);  // later times are kept
   EXPECT_EQ(event_at(6, 0), 60);
   for (int t : s.tokens) EXPECT_NE(t, l.pad());
+}
+
+TEST(TemporalLayout, OneTokenTimesRoundTripMinutesExactlyAndKeepSameMinuteOrder) {
+  // Real-looking gaps: same minute, 1-9 minutes, hours; a time stored before its predecessor.
+  std::vector<int32_t> minutes = {0, 0, 3, 3, 3, 12, 11, 250, 719, 720};
+  const size_t n = minutes.size();
+  for (TimeEncoding encoding : {TimeEncoding::kGap, TimeEncoding::kMinute}) {
+    Layout l = minute_layout(encoding);
+    l.max_events = static_cast<int>(n);
+    EXPECT_EQ(l.time_digits, 1);
+    EXPECT_EQ(l.time_values(), 721);
+    EXPECT_EQ(l.event_length(), 1 + l.codes_per_event);  // one token shorter per event than two digits
+    std::vector<uint16_t> codes(n * l.codes_per_event);
+    for (size_t i = 0; i < codes.size(); ++i) codes[i] = static_cast<uint16_t>(i / l.codes_per_event);  // event index
+    auto seq = encode_stay(l, minutes.data(), codes.data(), n, 0, 0);
+    std::vector<int> slots;
+    EXPECT_EQ(check_grammar(l, seq, &slots), static_cast<int>(n));
+    const std::vector<int> expected = {0, 0, 3, 3, 3, 12, 12, 250, 719, 720};  // 11 after 12 is clamped up
+    EXPECT_EQ(slots, expected) << time_encoding_name(encoding);
+    for (size_t e = 0; e < n; ++e)  // the events keep their stored order, also within one minute
+      EXPECT_EQ(seq[1 + e * l.event_length() + 1], static_cast<int>(e));
+    // The layout survives the model's config JSON.
+    Layout back = Layout::from_json(l.to_json());
+    EXPECT_EQ(back.time_encoding, encoding);
+    EXPECT_EQ(back.vocab_size(), l.vocab_size());
+  }
+  // The gap layout writes the same minute as one token (gap 0), the minute layout repeats the minute.
+  Layout gap = minute_layout(TimeEncoding::kGap);
+  auto seq = encode_stay(gap, minutes.data(), std::vector<uint16_t>(6 * gap.codes_per_event).data(), 6, 0, 0);
+  EXPECT_EQ(seq[1 + 4 * gap.event_length()], gap.time_token(0));
+  EXPECT_EQ(seq[1 + 5 * gap.event_length()], gap.time_token(9));
+  // Old model configs (no time_encoding key) read as the digit layout.
+  auto old_json = small_layout().to_json();
+  old_json.erase("time_encoding");
+  EXPECT_EQ(Layout::from_json(old_json).time_encoding, TimeEncoding::kDigits);
+  EXPECT_EQ(Layout::from_json(old_json).vocab_size(), small_layout().vocab_size());
+}
+
+TEST(TemporalLayout, OneTokenTimeMasksNeverAllowAnEarlierTimeOrOneAfterTheWindow) {
+  for (TimeEncoding encoding : {TimeEncoding::kGap, TimeEncoding::kMinute}) {
+    Layout l = minute_layout(encoding);
+    GrammarState s;
+    advance(l, s, l.start());
+    std::vector<char> allowed;
+    advance(l, s, l.time_token(700));  // first event at minute 700 (gap 700 from admission)
+    for (int c = 0; c < l.codes_per_event; ++c) advance(l, s, 1);
+    EXPECT_EQ(s.previous_time, 700);
+    allowed_next(l, s, -1, {}, allowed);
+    EXPECT_TRUE(allowed[l.end()]);
+    int lowest = encoding == TimeEncoding::kGap ? 0 : 700, highest = encoding == TimeEncoding::kGap ? 20 : 720;
+    for (int v = 0; v < l.time_values(); ++v)
+      EXPECT_EQ(bool(allowed[l.time_token(v)]), v >= lowest && v <= highest) << time_encoding_name(encoding) << v;
+    advance(l, s, l.time_token(encoding == TimeEncoding::kGap ? 20 : 720));
+    EXPECT_EQ(s.previous_time, 720);
+    allowed_next(l, s, -1, {}, allowed);
+    for (int t = 0; t < l.vocab_size(); ++t) EXPECT_EQ(bool(allowed[t]), t < l.codebook) << t;
+  }
+  // Lifting (the minute layout): the whole window may be drawn; an earlier minute becomes the previous one.
+  Layout l = minute_layout(TimeEncoding::kMinute);
+  GrammarState s;
+  s.lift_times = true;
+  advance(l, s, l.start());
+  advance(l, s, l.time_token(300));
+  for (int c = 0; c < l.codes_per_event; ++c) advance(l, s, 1);
+  std::vector<char> allowed;
+  allowed_next(l, s, -1, {}, allowed);
+  EXPECT_TRUE(allowed[l.time_token(0)]);
+  EXPECT_EQ(lift_time_digit(l, s, l.time_token(120)), l.time_token(300));
+  EXPECT_EQ(lift_time_digit(l, s, l.time_token(301)), l.time_token(301));
+}
+
+TEST(TemporalSampler, OneTokenTimesSampleNonDecreasingMinutesWithCacheOrWithout) {
+  for (TimeEncoding encoding : {TimeEncoding::kGap, TimeEncoding::kMinute}) {
+    Layout l = minute_layout(encoding, /*conditioned=*/true);
+    Transformer net = seeded_net(l, 4);
+    SamplerSettings settings = sampler_settings(3, 9);
+    settings.top_k = 0;  // an untrained net spreads over all 721 times: most draws are not 0
+    settings.lift_times = false;
+    auto cached = sample_sequences(net, l, 6, settings);
+    int events = 0, distinct_gaps = 0;
+    for (const auto& seq : cached.sequences) {
+      std::vector<int> slots;
+      events += check_grammar(l, seq, &slots);  // non-decreasing, inside the window
+      for (size_t e = 1; e < slots.size(); ++e) distinct_gaps += slots[e] != slots[e - 1];
+    }
+    EXPECT_GT(distinct_gaps, 0) << time_encoding_name(encoding);
+    settings.use_cache = false;
+    EXPECT_EQ(sample_sequences(net, l, 6, settings).sequences, cached.sequences) << time_encoding_name(encoding);
+  }
 }
 
 TEST(TemporalSampler, OutputFollowsTheGrammarAndIsExactlyN) {
@@ -317,6 +416,11 @@ TEST(TemporalTraining, TrainsResumesBitForBitAndSamples) {
   auto again = sample_stays(work, options);
   EXPECT_EQ(again.codes, samples.codes);
   EXPECT_EQ(again.event_minutes, samples.event_minutes);
+  // The tiny preset writes one gap token per event at one-minute resolution.
+  EXPECT_EQ(report.at("layout").at("time_encoding"), "gap");
+  EXPECT_EQ(report.at("layout").at("resolution_minutes"), 1);
+  EXPECT_TRUE(std::is_sorted(samples.event_minutes.begin() + samples.stay_offsets[0],
+                             samples.event_minutes.begin() + samples.stay_offsets[1]));
   auto compare = compare_with_train(work, samples);
   EXPECT_GE(compare["events_per_stay"]["ks"].get<double>(), 0.0);
   EXPECT_LE(compare["events_per_stay"]["ks"].get<double>(), 1.0);
