@@ -28,8 +28,8 @@ FUZZ_SECONDS ?= 600
 fuzz: deps
 	@cmake -S . -B build-fuzz -DRAWMED_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
 	@cmake --build build-fuzz -j $(JOBS)
-	@for t in csv config codes dataset; do mkdir -p build-fuzz/corpus/$$t build-fuzz/artifacts; \
-	  build-fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+	@for t in csv config codes dataset; do mkdir -p build-fuzz/corpus/$$t build-fuzz/artifacts build-fuzz/tmp; \
+	  TMPDIR=build-fuzz/tmp build-fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
 	    -artifact_prefix=build-fuzz/artifacts/ build-fuzz/corpus/$$t fuzz/corpus/$$t || exit 1; done
 
 fuzz-smoke: deps

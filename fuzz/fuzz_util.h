@@ -19,7 +19,8 @@
 
 namespace rawmed::fuzz {
 
-// One folder per process under $TMPDIR (or /tmp), reused across inputs.
+// One folder per process under $TMPDIR (or /tmp), reused across inputs. libFuzzer ends without
+// running atexit handlers, so callers point TMPDIR at a folder they remove (smoke.sh, make fuzz).
 inline const std::filesystem::path& scratch_dir() {
   static const std::filesystem::path dir = [] {
     const char* tmp = std::getenv("TMPDIR");
