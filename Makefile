@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 WORK ?= work/mimic-iv-demo
 
-.PHONY: deps configure build demo test bench clean
+.PHONY: deps configure build demo test bench clean fuzz fuzz-smoke asan
 
 deps:
 	@bash scripts/install-deps.sh
@@ -21,6 +21,26 @@ demo: configure
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# Parser fuzzing (fuzz/README.md): libFuzzer targets built with clang in build-fuzz.
+# `make fuzz` runs each target for FUZZ_SECONDS (default 600) from the seed corpus, one at a time.
+FUZZ_SECONDS ?= 600
+fuzz: deps
+	@cmake -S . -B build-fuzz -DRAWMED_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
+	@cmake --build build-fuzz -j $(JOBS)
+	@for t in csv config codes dataset; do mkdir -p build-fuzz/corpus/$$t build-fuzz/artifacts build-fuzz/tmp; \
+	  TMPDIR=build-fuzz/tmp build-fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+	    -artifact_prefix=build-fuzz/artifacts/ build-fuzz/corpus/$$t fuzz/corpus/$$t || exit 1; done
+
+fuzz-smoke: deps
+	bash fuzz/smoke.sh build-fuzz
+
+# The Torch-free parser tests (CSV reader on every bundled table, hardening, prepare, dataset and
+# codes.bin readers) under AddressSanitizer and UndefinedBehaviorSanitizer, in build-asan.
+asan: deps
+	@cmake -S . -B build-asan -DRAWMED_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
+	@cmake --build build-asan -j $(JOBS)
+	cd build-asan && ctest --output-on-failure -j $(JOBS)
 
 bench: build
 	bash bench/run_all.sh $(BUILD)

@@ -3,7 +3,8 @@
 set -euo pipefail
 packages=(g++ cmake make ccache pkg-config zlib1g-dev libfmt-dev nlohmann-json3-dev libtomlplusplus-dev
           libcli11-dev libgtest-dev libbenchmark-dev libxgboost-dev libtorch-dev
-          libopenblas0-openmp libopenblas0-pthread gnuplot-nox)
+          libopenblas0-openmp libopenblas0-pthread gnuplot-nox
+          clang libclang-rt-14-dev)  # clang + libFuzzer: the fuzz smoke run of `make test` (fuzz/)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,5 +1,6 @@
 #pragma once
 // Stage 1: the event codec (RQ-VAE). Torch-free interface; implementation in src/codec/.
+#include "codec/codes_file.h"
 #include "common/train_args.h"
 #include "text/grammar.h"
 
@@ -26,14 +27,5 @@ struct DecodedTokens {
 // code is >= the codebook size.
 DecodedTokens decode_codes(const std::filesystem::path& work, const std::vector<uint16_t>& codes, size_t n_events,
                            const EventGrammar& grammar, const std::string& device, int threads);
-
-// codes.bin (docs/file-formats.md "Event codes"): codes[(event * positions + p) * depth + d].
-struct CodesFile {
-  uint64_t events = 0;
-  uint32_t positions = 0, depth = 0, codebook_size = 0;
-  std::vector<uint16_t> codes;
-};
-void write_codes_file(const std::filesystem::path& path, const CodesFile& file);
-CodesFile read_codes_file(const std::filesystem::path& path);
 
 }  // namespace rawmed::codec

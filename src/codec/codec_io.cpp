@@ -1,4 +1,4 @@
-// codes.bin, model.pt, and decoding codes back to tokens.
+// model.pt, and decoding codes back to tokens (codes.bin: codes_file.cpp).
 #include "codec/codec.h"
 #include "codec/trainer.h"
 #include "common/error.h"
@@ -11,55 +11,9 @@
 namespace rawmed::codec {
 namespace {
 
-constexpr char kCodesMagic[8] = {'R', 'M', 'C', 'O', 'D', 'E', 'S', '1'};
-constexpr size_t kCodesHeader = 32;
 constexpr const char* kModelFormat = "rawmed-codec-model/1";
 
-template <typename T>
-void put(std::string& out, T value) {
-  out.append(reinterpret_cast<const char*>(&value), sizeof(T));
-}
-template <typename T>
-T get(const std::string& in, size_t offset) {
-  T value;
-  std::memcpy(&value, in.data() + offset, sizeof(T));
-  return value;
-}
-
 }  // namespace
-
-void write_codes_file(const fs::path& path, const CodesFile& f) {
-  if (f.codes.size() != f.events * f.positions * f.depth)
-    fail("{}: {} codes for {} events x {} positions x {} depths", path.string(), f.codes.size(), f.events,
-         f.positions, f.depth);
-  std::string out(kCodesMagic, 8);
-  put<uint64_t>(out, f.events);
-  put<uint32_t>(out, f.positions);
-  put<uint32_t>(out, f.depth);
-  put<uint32_t>(out, f.codebook_size);
-  put<uint32_t>(out, 0);
-  out.append(reinterpret_cast<const char*>(f.codes.data()), f.codes.size() * sizeof(uint16_t));
-  write_file_atomic(path, out);
-}
-
-CodesFile read_codes_file(const fs::path& path) {
-  std::string in = read_file(path);
-  if (in.size() < kCodesHeader || std::memcmp(in.data(), kCodesMagic, 8) != 0)
-    fail("{}: not a codes file (magic RMCODES1 missing)", path.string());
-  CodesFile f;
-  f.events = get<uint64_t>(in, 8);
-  f.positions = get<uint32_t>(in, 16);
-  f.depth = get<uint32_t>(in, 20);
-  f.codebook_size = get<uint32_t>(in, 24);
-  size_t expected = kCodesHeader + f.events * f.positions * f.depth * sizeof(uint16_t);
-  if (in.size() != expected)
-    fail("{}: {} bytes, header says {} (truncated or corrupt)", path.string(), in.size(), expected);
-  f.codes.resize(f.events * f.positions * f.depth);
-  std::memcpy(f.codes.data(), in.data() + kCodesHeader, f.codes.size() * sizeof(uint16_t));
-  for (uint16_t code : f.codes)
-    if (code >= f.codebook_size) fail("{}: code {} is outside the codebook size {}", path.string(), code, f.codebook_size);
-  return f;
-}
 
 nlohmann::json model_config_json(RQVAE& model) {
   return {{"codec", model->config.to_json()}, {"vocab_tokens", model->sizes.tokens},

@@ -5,6 +5,8 @@
 #include "ingest/csv.h"
 
 #include <algorithm>
+#include <charconv>
+#include <cmath>
 #include <fstream>
 
 namespace rawmed {
@@ -36,11 +38,13 @@ std::vector<T> load_array(const fs::path& dir, const std::string& name, const nl
   const auto& entry = manifest["arrays"][name];
   if (entry.value("dtype", "") != dtype_name<T>())
     fail("{}: manifest dtype {} does not match the expected {}", path.string(), entry.value("dtype", "?"), dtype_name<T>());
-  size_t count = entry.at("count");
+  if (!entry.contains("count") || !entry["count"].is_number_unsigned())
+    fail("{}/manifest.json: arrays.{}.count is not a non-negative integer", dir.string(), name);
+  auto count = entry["count"].get<uint64_t>();
   std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) fail("{}: cannot open", path.string());
   auto bytes = static_cast<size_t>(in.tellg());
-  if (bytes != count * sizeof(T))
+  if (bytes % sizeof(T) != 0 || bytes / sizeof(T) != count)
     fail("{}: size {} bytes does not match manifest ({} x {} bytes): truncated or corrupt", path.string(), bytes,
          count, sizeof(T));
   std::vector<T> values(count);
@@ -96,14 +100,67 @@ void Dataset::save(const fs::path& dir) const {
   out.commit();
 }
 
-Dataset Dataset::load(const fs::path& dir) {
-  if (!fs::exists(dir / "manifest.json"))
-    fail("{}: not a dataset folder (no manifest.json); run `rawmed prepare` first", dir.string());
+namespace {
+
+// The manifest keys read later through Dataset's accessors, checked once here so that a corrupt
+// manifest is an error naming the file, not a JSON exception in a later stage.
+void check_manifest(const nlohmann::json& m, const fs::path& dir) {
+  const std::string where = (dir / "manifest.json").string();
+  if (!m.is_object()) fail("{}: not a JSON object", where);
+  if (m.value("format", "") != kFormat)
+    fail("{}: format is '{}', expected '{}'", where, m.contains("format") ? m["format"].dump() : "", kFormat);
+  if (!m.contains("arrays") || !m["arrays"].is_object()) fail("{}: 'arrays' is missing or not an object", where);
+  if (!m.contains("tables") || !m["tables"].is_array()) fail("{}: 'tables' is missing or not a list", where);
+  for (const auto& t : m["tables"])
+    if (!t.is_string()) fail("{}: 'tables' holds a non-string entry {}", where, t.dump());
+  if (m["tables"].size() > 256) fail("{}: {} tables, at most 256 (event_tables.bin is u8)", where, m["tables"].size());
+  for (const char* key : {"max_tokens_per_event", "max_events_per_stay"})
+    if (!m.contains(key) || !m[key].is_number_integer()) fail("{}: '{}' is missing or not an integer", where, key);
+  if (m.contains("decimals") && !m["decimals"].is_number_integer()) fail("{}: 'decimals' is not an integer", where);
+  for (const auto& [name, entry] : m["arrays"].items())
+    if (!entry.is_object()) fail("{}: arrays.{} is not an object", where, name);
+}
+
+// Offsets index the next array: they start at 0, never decrease and end at its size.
+void check_offsets(const std::vector<uint64_t>& offsets, uint64_t total, const fs::path& path) {
+  if (offsets.empty() || offsets.front() != 0 || offsets.back() != total)
+    fail("{}: offsets must start at 0 and end at {} (corrupt dataset)", path.string(), total);
+  for (size_t i = 1; i < offsets.size(); ++i)
+    if (offsets[i] < offsets[i - 1]) fail("{}: offset {} decreases (corrupt dataset)", path.string(), i);
+}
+
+double parse_age(std::string_view text, const fs::path& path, int64_t line) {
+  double age = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), age);
+  if (ec != std::errc() || end != text.data() + text.size() || !std::isfinite(age))
+    fail("{}:{}: field 'age': \"{}\" is not a number", path.string(), line, text);
+  return age;
+}
+
+std::vector<StayInfo> load_stays(const fs::path& path, const std::vector<uint8_t>& splits) {
+  CsvReader csv(path.string());
+  if (csv.header().size() < 8) fail("{}: {} columns, expected 8", path.string(), csv.header().size());
+  std::vector<StayInfo> stays;
+  while (csv.next()) {
+    if (stays.size() >= splits.size()) fail("{}:{}: more rows than the {} stays of stay_splits.bin", path.string(), csv.line(), splits.size());
+    StayInfo st;
+    st.stay_id = std::string(csv.field(1));
+    st.patient_id = std::string(csv.field(2));
+    st.admission_id = std::string(csv.field(3));
+    st.split = static_cast<Split>(splits[stays.size()]);
+    st.age = csv.field(6).empty() ? 0.0 : parse_age(csv.field(6), path, csv.line());
+    st.gender = std::string(csv.field(7));
+    stays.push_back(std::move(st));
+  }
+  if (stays.size() != splits.size()) fail("{}: {} rows, expected {}", path.string(), stays.size(), splits.size());
+  return stays;
+}
+
+Dataset load_checked(const fs::path& dir) {
   Dataset d;
   d.manifest = read_json(dir / "manifest.json");
-  if (d.manifest.value("format", "") != kFormat)
-    fail("{}/manifest.json: format is '{}', expected '{}'", dir.string(), d.manifest.value("format", ""), kFormat);
-  d.table_names = d.manifest.at("tables").get<std::vector<std::string>>();
+  check_manifest(d.manifest, dir);
+  d.table_names = d.manifest["tables"].get<std::vector<std::string>>();
   d.tokens = load_array<uint16_t>(dir, "tokens.bin", d.manifest);
   d.types = load_array<uint8_t>(dir, "types.bin", d.manifest);
   d.dpe = load_array<uint8_t>(dir, "dpe.bin", d.manifest);
@@ -113,25 +170,35 @@ Dataset Dataset::load(const fs::path& dir) {
   d.stay_offsets = load_array<uint64_t>(dir, "stay_offsets.bin", d.manifest);
   auto splits = load_array<uint8_t>(dir, "stay_splits.bin", d.manifest);
   size_t n_events = d.event_minutes.size();
-  if (d.event_offsets.size() != n_events + 1 || d.event_offsets.back() != d.tokens.size() ||
-      d.types.size() != d.tokens.size() || d.dpe.size() != d.tokens.size() || d.event_tables.size() != n_events ||
-      d.stay_offsets.size() != splits.size() + 1 || d.stay_offsets.back() != n_events)
+  if (d.event_offsets.size() != n_events + 1 || d.types.size() != d.tokens.size() ||
+      d.dpe.size() != d.tokens.size() || d.event_tables.size() != n_events ||
+      d.stay_offsets.size() != splits.size() + 1)
     fail("{}: array sizes are inconsistent (corrupt dataset)", dir.string());
-  CsvReader csv((dir / "stays.csv").string());
-  while (csv.next()) {
-    StayInfo st;
-    st.stay_id = std::string(csv.field(1));
-    st.patient_id = std::string(csv.field(2));
-    st.admission_id = std::string(csv.field(3));
-    st.split = static_cast<Split>(splits.at(d.stays.size()));
-    st.age = csv.field(6).empty() ? 0.0 : std::stod(std::string(csv.field(6)));
-    st.gender = std::string(csv.field(7));
-    d.stays.push_back(std::move(st));
-  }
-  if (d.stays.size() != splits.size()) fail("{}/stays.csv: {} rows, expected {}", dir.string(), d.stays.size(), splits.size());
+  check_offsets(d.event_offsets, d.tokens.size(), dir / "event_offsets.bin");
+  check_offsets(d.stay_offsets, n_events, dir / "stay_offsets.bin");
+  for (size_t e = 0; e < n_events; ++e)
+    if (d.event_tables[e] >= d.table_names.size())
+      fail("{}: event {} names table {}, but there are {} tables", (dir / "event_tables.bin").string(), e,
+           d.event_tables[e], d.table_names.size());
+  for (size_t s = 0; s < splits.size(); ++s)
+    if (splits[s] > kTest) fail("{}: stay {} has split {} (0-2 expected)", (dir / "stay_splits.bin").string(), s, splits[s]);
+  d.stays = load_stays(dir / "stays.csv", splits);
   d.vocab = Vocab::load(dir / "vocab.json");
   d.columns = read_json(dir / "columns.json");
   return d;
+}
+
+}  // namespace
+
+Dataset Dataset::load(const fs::path& dir) {
+  if (!fs::exists(dir / "manifest.json"))
+    fail("{}: not a dataset folder (no manifest.json); run `rawmed prepare` first", dir.string());
+  try {
+    return load_checked(dir);
+  } catch (const nlohmann::json::exception& e) {
+    // vocab.json entries of the wrong JSON type (the manifest is checked key by key above).
+    fail("{}: corrupt dataset: {}", dir.string(), e.what());
+  }
 }
 
 }  // namespace rawmed
