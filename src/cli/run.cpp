@@ -195,6 +195,8 @@ void run_pipeline(const RunArgs& args) {
       bool resume = interrupted_with_same_inputs(work, stage);
       log_info("run: {}: {}", stage.name, resume ? "resuming the interrupted run from its checkpoint" : "running");
       if (stage.train) stage.train->resume = resume;
+      // A fresh start must not find an older run's checkpoint when it is itself interrupted.
+      if (stage.train && !resume) fs::remove(work / stage.name / "checkpoint.pt");
       fs::remove(work / "run" / (stage.name + ".json"));
       write_json_atomic(work / "run" / (stage.name + ".started.json"), stage.inputs);
       stage.run();

@@ -79,8 +79,14 @@ AtomicDir::~AtomicDir() {
 void AtomicDir::commit() {
   fs::path old = final_;
   old += ".old-" + std::to_string(::getpid());
-  if (fs::exists(final_)) fs::rename(final_, old);
-  fs::rename(tmp_, final_);
+  const bool had_previous = fs::exists(final_);
+  if (had_previous) fs::rename(final_, old);
+  try {
+    fs::rename(tmp_, final_);
+  } catch (...) {
+    if (had_previous) fs::rename(old, final_);  // never leave the previous output only under a temporary name
+    throw;
+  }
   fs::remove_all(old);
   committed_ = true;
 }
@@ -147,7 +153,10 @@ WorkLock::WorkLock(const fs::path& work, std::string_view command) {
       fd_ = fd;
     } else {
       ::close(fd);
-      if (attempt > 100) fail("{}: the lock file keeps changing", path_.string());
+      if (attempt > 100) {
+        --locks_held()[key_];
+        fail("{}: the lock file keeps changing", path_.string());
+      }
     }
   }
   interrupted_ = read_fd(fd_);

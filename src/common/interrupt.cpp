@@ -9,7 +9,11 @@ namespace {
 volatile std::sig_atomic_t received = 0;
 std::atomic<int64_t> raise_at_check{0};
 
-extern "C" void record_signal(int sig) { received = sig; }
+// A second signal while the first is being handled stops the process at once (the default action).
+extern "C" void record_signal(int sig) {
+  if (received != 0) std::signal(sig, SIG_DFL), std::raise(sig);
+  received = sig;
+}
 
 }  // namespace
 
@@ -17,6 +21,7 @@ StopSignals::StopSignals() {
   received = 0;
   struct sigaction action {};
   action.sa_handler = record_signal;
+  action.sa_flags = SA_RESTART;  // reads and writes interrupted by the signal go on
   sigemptyset(&action.sa_mask);
   sigaction(SIGINT, &action, &old_int_);
   sigaction(SIGTERM, &action, &old_term_);

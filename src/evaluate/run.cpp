@@ -15,6 +15,7 @@
 
 #include <ctime>
 #include <map>
+#include <exception>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -242,17 +243,24 @@ std::vector<ResampleValues> run_resamples(const std::vector<std::unique_ptr<Sect
   threads = std::max(1, std::min(threads, R));
   Progress progress("evaluate resamples", R, "resamples");
   std::mutex mutex;
+  std::exception_ptr first_error;  // a worker's exception is rethrown after every thread is joined
   auto worker = [&](int first) {
-    for (int r = first; r < R; r += threads) {
-      results[static_cast<size_t>(r)] = run_resample(r, scorers, candidate, holdout, config);
+    try {
+      for (int r = first; r < R; r += threads) {
+        results[static_cast<size_t>(r)] = run_resample(r, scorers, candidate, holdout, config);
+        std::lock_guard lock(mutex);
+        progress.advance();
+      }
+    } catch (...) {
       std::lock_guard lock(mutex);
-      progress.advance();
+      if (!first_error) first_error = std::current_exception();
     }
   };
   std::vector<std::thread> pool;
   for (int t = 1; t < threads; ++t) pool.emplace_back(worker, t);
   if (R > 0) worker(0);
   for (auto& t : pool) t.join();
+  if (first_error) std::rethrow_exception(first_error);
   progress.finish();
   return results;
 }
