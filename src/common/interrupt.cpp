@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <csignal>
+#include <cstdlib>
 
 namespace rawmed {
 namespace {
@@ -25,6 +26,8 @@ StopSignals::StopSignals() {
   sigemptyset(&action.sa_mask);
   sigaction(SIGINT, &action, &old_int_);
   sigaction(SIGTERM, &action, &old_term_);
+  // Test hook for whole-process tests of `rawmed run` (tests/nn/generate_e2e_test.cpp).
+  if (const char* n = std::getenv("RAWMED_TEST_SIGTERM_AT_CHECK")) raise_stop_signal_at_check(std::atoll(n));
 }
 
 StopSignals::~StopSignals() {

@@ -28,7 +28,8 @@ int stop_signal();
 std::string signal_name(int sig);
 
 // Test hook: the n-th call of stop_signal() from now raises SIGTERM first, as a `kill -TERM`
-// arriving during that step would (0: off).
+// arriving during that step would (0: off). The environment variable RAWMED_TEST_SIGTERM_AT_CHECK=n
+// sets it for every training stage of a process.
 void raise_stop_signal_at_check(int64_t n);
 
 }  // namespace rawmed

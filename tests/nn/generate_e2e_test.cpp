@@ -37,27 +37,34 @@ std::set<std::string> column_values(const fs::path& file, const std::string& col
   return out;
 }
 
-// Trains two tiny models (about a minute on 2 cores) and runs every stage. The editor drops invalid
-// events instead of whole stays ([generate] invalid_events = "drop_event", min_events = 1, added to
-// the demo config here): a tiny model's stays would mostly be rejected otherwise, and this test is
-// about the pipeline, not the model's quality.
-TEST(GenerateEndToEnd, TinyPresetRunWritesSyntheticDatabaseAndResumes) {
+// A copy of the bundled MIMIC-IV demo config whose root points at the source tree, with an editor
+// that drops invalid events instead of whole stays ([generate] invalid_events = "drop_event",
+// min_events = 1): a tiny model's stays would mostly be rejected otherwise, and these tests are
+// about the pipeline, not the model's quality. Returns an empty path when the bundle is missing.
+fs::path tiny_run_config(const std::string& name) {
   fs::path bundled = fs::path(RAWMED_SOURCE_DIR) / "configs/mimic-iv-demo.toml";
-  if (!fs::exists(bundled)) GTEST_SKIP() << "no bundled config " << bundled;
-  fs::path work = fs::temp_directory_path() / ("rawmed_gen_e2e_" + std::to_string(::getpid()));
-  fs::remove_all(work);
-  fs::create_directories(work);
+  if (!fs::exists(bundled)) return {};
   std::stringstream text;
   text << std::ifstream(bundled).rdbuf();
   std::string toml = text.str();
   std::string root_line = "root = \"../data/mimic-iv-demo\"";
-  ASSERT_NE(toml.find(root_line), std::string::npos);
+  EXPECT_NE(toml.find(root_line), std::string::npos);
   toml.replace(toml.find(root_line), root_line.size(),
                "root = \"" + (fs::path(RAWMED_SOURCE_DIR) / "data/mimic-iv-demo").string() + "\"");
-  ASSERT_EQ(toml.find("\n[generate]"), std::string::npos) << "the bundled config sets [generate] itself";
+  EXPECT_EQ(toml.find("\n[generate]"), std::string::npos) << "the bundled config sets [generate] itself";
   toml += "\n[generate]\ninvalid_events = \"drop_event\"\nmin_events = 1\nmax_sample_factor = 50\n";
-  fs::path config = work.parent_path() / ("rawmed_gen_e2e_" + std::to_string(::getpid()) + ".toml");
+  fs::path config = fs::temp_directory_path() / (name + "_" + std::to_string(::getpid()) + ".toml");
   std::ofstream(config) << toml;
+  return config;
+}
+
+// Trains two tiny models (about a minute on 2 cores) and runs every stage.
+TEST(GenerateEndToEnd, TinyPresetRunWritesSyntheticDatabaseAndResumes) {
+  fs::path config = tiny_run_config("rawmed_gen_e2e");
+  if (config.empty()) GTEST_SKIP() << "no bundled config";
+  fs::path work = fs::temp_directory_path() / ("rawmed_gen_e2e_" + std::to_string(::getpid()));
+  fs::remove_all(work);
+  fs::create_directories(work);
   std::string command = std::string(RAWMED_BINARY) + " run --config " + config.string() + " --work " + work.string() +
                         " --preset tiny --n 8 --threads 2 --max-train-minutes 1 --temporal-minutes 2 --quiet";
   int status = 0;
@@ -108,6 +115,38 @@ TEST(GenerateEndToEnd, TinyPresetRunWritesSyntheticDatabaseAndResumes) {
   for (const char* stage : {"prepare", "codec", "temporal", "generate", "evaluate"})
     EXPECT_NE(log.find(std::string("run: ") + stage + ": up to date"), std::string::npos) << stage << "\n" << log;
   fs::remove_all(work);
+  fs::remove(config);
+}
+
+// `kill -TERM` during training, then the same `rawmed run` again: the stage resumes from its
+// checkpoint and ends with the same weights as a run that was never stopped. The signal is raised
+// by the process itself at a fixed training step (RAWMED_TEST_SIGTERM_AT_CHECK), through the same
+// handler a `kill -TERM` reaches, so the test does not depend on timing. Epoch-bounded (no minute
+// caps), so both runs do the same work.
+TEST(GenerateEndToEnd, SigtermDuringTrainingThenRunAgainGivesTheSameWeights) {
+  fs::path config = tiny_run_config("rawmed_sigterm_e2e");
+  if (config.empty()) GTEST_SKIP() << "no bundled config";
+  fs::path base = fs::temp_directory_path() / ("rawmed_sigterm_e2e_" + std::to_string(::getpid()));
+  fs::remove_all(base);
+  auto run = [&](const fs::path& work, const std::string& env) {
+    int status = 0;
+    std::string log = run_command(env + std::string(RAWMED_BINARY) + " run --config " + config.string() +
+                                      " --work " + work.string() + " --preset tiny --n 4 --threads 2",
+                                  &status);
+    return std::make_pair(status, log);
+  };
+  auto [status_a, log_a] = run(base / "uninterrupted", "");
+  ASSERT_EQ(status_a, 0) << log_a;
+  auto [status_b, log_b] = run(base / "interrupted", "RAWMED_TEST_SIGTERM_AT_CHECK=25 ");
+  ASSERT_NE(status_b, 0) << log_b;
+  EXPECT_NE(log_b.find("stopped by SIGTERM"), std::string::npos) << log_b;
+  EXPECT_TRUE(fs::exists(base / "interrupted/codec/checkpoint.pt"));
+  auto [status_c, log_c] = run(base / "interrupted", "");
+  ASSERT_EQ(status_c, 0) << log_c;
+  EXPECT_NE(log_c.find("resuming the interrupted run"), std::string::npos) << log_c;
+  for (const char* model : {"codec/model.pt", "temporal/model.pt"})
+    EXPECT_EQ(file_crc32(base / "uninterrupted" / model), file_crc32(base / "interrupted" / model)) << model;
+  fs::remove_all(base);
   fs::remove(config);
 }
 
