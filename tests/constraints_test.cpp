@@ -96,6 +96,29 @@ TEST(Constraints, ViolationsAreFoundAndDependentColumnsRepaired) {
   EXPECT_EQ(missing, (RowPairs{{"item", "PTT"}, {"valuenum", "120"}, {"unit", "sec"}}));
 }
 
+// An item with two listed values (each held by >= k patients): a broken value is set to the one
+// most train rows of the item hold, so a column decoded before its item can still be repaired.
+TEST(Constraints, ItemValuesWithSeveralListedValuesRepairToTheMostCommon) {
+  ConstraintOptions options = test_options();
+  options.kinds = {"item_values"};
+  RuleTable table = test::hand_made_labs({"MCHC"}, [](const std::string&, int patient, int row) {
+    std::string unit = patient < 5 || (patient < 7 && row == 0) ? "g/dL" : "%";  // g/dL 17 rows, % 13
+    return std::array<std::string, 3>{"33", "33", unit};
+  });
+  ConstraintSchema schema = ConstraintSchema::learn({table}, options);
+  const ConstraintRule* values = find_rule(*schema.find("labs"), "labs:item_values:unit:item");
+  ASSERT_NE(values, nullptr);
+  EXPECT_EQ(values->values.at("MCHC"), (std::unordered_set<std::string>{"g/dL", "%"}));
+  EXPECT_EQ(values->most_common.at("MCHC"), "g/dL");
+  RowPairs wrong = {{"item", "MCHC"}, {"value", "33"}, {"valuenum", "33"}, {"unit", "mEq/L"}};
+  EXPECT_EQ(schema.find("labs")->repair(wrong).size(), 1u);
+  EXPECT_EQ(wrong.back().second, "g/dL");
+  EXPECT_TRUE(schema.find("labs")->violations(wrong).empty());
+  // The JSON round trip keeps it.
+  ConstraintSchema reread = ConstraintSchema::from_json(schema.to_json(), "test");
+  EXPECT_EQ(find_rule(*reread.find("labs"), "labs:item_values:unit:item")->most_common.at("MCHC"), "g/dL");
+}
+
 TEST(Constraints, ARuleSwitchedOffIsNotEnforcedAndAnUnknownIdIsAnError) {
   ConstraintOptions o = test_options();
   o.off = {"labs:determined_by:unit:item", "labs:item_values:unit:item", "labs:determined_by:item:unit"};

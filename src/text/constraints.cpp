@@ -100,11 +100,16 @@ struct Learner {
       }
     for (const auto& [item_value, holders] : items) rule.values[item_value];
     int64_t listed = 0, with_value = 0;
+    std::map<std::string, int64_t> most_common_rows;
     for (const auto& [key, holders] : pairs) {
       with_value += holders.rows;
       if (holders.patients < o.min_patients) continue;
       rule.values[key.first].insert(key.second);
       listed += holders.rows;
+      if (holders.rows > most_common_rows[key.first]) {  // pairs are sorted: ties keep the smaller value
+        most_common_rows[key.first] = holders.rows;
+        rule.most_common[key.first] = key.second;
+      }
     }
     rule.share = rule.rows ? 1.0 - static_cast<double>(with_value - listed) / static_cast<double>(rule.rows) : 1.0;
     return rule;
@@ -247,6 +252,7 @@ nlohmann::json rule_to_json(const ConstraintRule& r) {
     std::map<std::string, std::set<std::string>> sorted;
     for (const auto& [item, values] : r.values) sorted[item].insert(values.begin(), values.end());
     j["values"] = sorted;
+    j["most_common"] = std::map<std::string, std::string>(r.most_common.begin(), r.most_common.end());
   } else if (r.kind == RuleKind::kItemRange) {
     nlohmann::json ranges = nlohmann::json::object();
     for (const auto& [item, range] : std::map(r.ranges.begin(), r.ranges.end()))
@@ -272,6 +278,8 @@ ConstraintRule rule_from_json(const nlohmann::json& j, const std::string& origin
   if (r.kind == RuleKind::kItemValues)
     for (const auto& [item, values] : j.at("values").items())
       r.values[item] = values.get<std::unordered_set<std::string>>();
+  if (r.kind == RuleKind::kItemValues && j.contains("most_common"))
+    r.most_common = j.at("most_common").get<std::unordered_map<std::string, std::string>>();
   if (r.kind == RuleKind::kItemRange)
     for (const auto& [item, range] : j.at("ranges").items())
       r.ranges[item] = range.is_null() ? std::nullopt
@@ -372,10 +380,13 @@ std::vector<size_t> TableConstraints::repair(RowPairs& row) const {
     const ConstraintRule& rule = rules[i];
     if (rule.kind == RuleKind::kItemRange || satisfied(rule, row)) continue;
     if (rule.kind == RuleKind::kItemValues) {
-      // Only when the item leaves no choice: its one listed value, or none (the column goes).
-      const auto& listed = rule.values.at(*find_value(row, rule.source));
-      if (listed.size() > 1) continue;
-      set(rule.column, listed.empty() ? std::string() : *listed.begin());
+      // The item's one listed value, or none (the column goes); with several, the one most train
+      // rows of the item hold (a column decoded before its item could not be conditioned on it).
+      const std::string& item = *find_value(row, rule.source);
+      const auto& listed = rule.values.at(item);
+      auto common = rule.most_common.find(item);
+      if (listed.size() > 1 && common == rule.most_common.end()) continue;
+      set(rule.column, listed.size() > 1 ? common->second : listed.empty() ? std::string() : *listed.begin());
     } else if (rule.kind == RuleKind::kDeterminedBy) {
       set(rule.column, rule.map.at(*find_value(row, rule.source)));
     } else {

@@ -48,6 +48,7 @@ struct ConstraintRule {
   double share = 1;       // share of the train rows it was measured on that satisfy it
   int64_t rows = 0;       // train rows it was measured on
   std::unordered_map<std::string, std::unordered_set<std::string>> values;               // item_values
+  std::unordered_map<std::string, std::string> most_common;  // item_values: per item, its listed value in most train rows
   std::unordered_map<std::string, std::optional<std::pair<double, double>>> ranges;      // item_range
   std::unordered_map<std::string, std::string> map;                                      // determined_by
 };
@@ -62,7 +63,8 @@ struct TableConstraints {
   std::vector<size_t> violations(const RowPairs& row) const;
   bool satisfied(const ConstraintRule& rule, const RowPairs& row) const;
   // Sets each broken determined_by / same_value column from its source, and a broken item_values
-  // column whose item has one listed value (or none: the value is removed); adds, replaces or
+  // column to its item's one listed value (none: the value is removed; several: the one in most
+  // train rows of the item, `most_common`); adds, replaces or
   // removes the pair, keeping `columns` order. Returns the rules repaired.
   std::vector<size_t> repair(RowPairs& row) const;
 };

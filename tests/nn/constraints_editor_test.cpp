@@ -69,18 +69,22 @@ TEST(ConstraintsEditor, DependentColumnsAreRepairedFromTheirSource) {
 }
 
 TEST(ConstraintsEditor, AnUnrepairableRuleRejectsTheStayAndASwitchedOffRuleDoesNot) {
-  // K/uL was never seen with PTT, which has two units: item_values catches it and cannot repair it.
+  // K/uL was never seen with PTT, which has two units held by as many rows: item_values sets the
+  // one most train rows hold, the tie going to the smaller ("s" before "sec").
   ConstraintSchema rules = schema({"labs:determined_by:item:unit"});
   EXPECT_EQ(rules.switched_off, std::vector<std::string>{"labs:determined_by:item:unit"});
   std::vector<GenEvent> stay = {lab({{"item", "PTT"}, {"valuenum", "15"}, {"unit", "K/uL"}})};
   StayVerdict v = check(&rules, stay);
-  EXPECT_FALSE(v.ok);
-  EXPECT_EQ(v.reason, Failure::kRuleViolation);
-  EXPECT_EQ(v.rule_kind, "item_values");
-  EXPECT_NE(v.detail.find("labs:item_values:unit:item"), std::string::npos) << v.detail;
-  // Out of the item's range (ALT: 10..21).
+  EXPECT_TRUE(v.ok) << v.detail;
+  EXPECT_EQ(stay[0].event.pairs[2].second, "s");
+  EXPECT_EQ(v.rule_repairs["item_values"], 1);
+  // Out of the item's range (ALT: 10..21): not repairable, the stay is rejected.
   std::vector<GenEvent> high = {lab({{"item", "ALT"}, {"valuenum", "50"}, {"unit", "IU/L"}})};
-  EXPECT_EQ(check(&rules, high).rule_kind, "item_range");
+  StayVerdict h = check(&rules, high);
+  EXPECT_FALSE(h.ok);
+  EXPECT_EQ(h.reason, Failure::kRuleViolation);
+  EXPECT_EQ(h.rule_kind, "item_range");
+  EXPECT_NE(h.detail.find("labs:item_range:valuenum:item"), std::string::npos) << h.detail;
   // Every unit rule switched off: the same event passes.
   ConstraintSchema loose = schema({"labs:determined_by:item:unit", "labs:item_values:unit:item"});
   std::vector<GenEvent> again = {lab({{"item", "PTT"}, {"valuenum", "15"}, {"unit", "K/uL"}})};
