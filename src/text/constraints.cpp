@@ -12,6 +12,7 @@
 #include <map>
 #include <numeric>
 #include <set>
+#include <tuple>
 
 namespace rawmed {
 namespace {
@@ -37,6 +38,12 @@ bool plain_number(std::string_view text, double* value) {
 
 std::string rule_id(const std::string& table, RuleKind kind, const std::string& column, const std::string& source) {
   return table + ":" + rule_kind_name(kind) + ":" + column + ":" + source;
+}
+
+double round_significant(double x, int digits) {
+  if (x == 0 || !std::isfinite(x)) return x;
+  double scale = std::pow(10.0, digits - 1 - static_cast<int>(std::floor(std::log10(std::fabs(x)))));
+  return std::round(x * scale) / scale;
 }
 
 const std::string* find_value(const RowPairs& row, const std::string& column) {
@@ -183,6 +190,67 @@ struct Learner {
     if (rule.rows < o.min_support || rule.share < o.min_share) return std::nullopt;
     return rule;
   }
+
+  // A numeric column, or a text column with numbers in it (categorical codes are no quantities).
+  bool holds_numbers(size_t c) const {
+    if (numeric(c)) return true;
+    if (t.types[c] != ColumnType::kText) return false;
+    double unused;
+    for (size_t r = 0; r < t.rows.size(); ++r)
+      if (plain_number(cell(r, c), &unused)) return true;
+    return false;
+  }
+
+  // `column` = r x `source`, r listed per key value: the ratios (to 4 significant digits) of the
+  // rows where both columns are numbers and the source is not 0, each held by k patients.
+  std::optional<ConstraintRule> ratio(size_t column, size_t source, size_t key, bool declared) const {
+    ConstraintRule rule = make(RuleKind::kRatio, column, source);
+    rule.key = t.columns[key];
+    auto keys = listed_sources(key, o.min_support);
+    int64_t both = 0;
+    std::map<std::string, std::map<double, Holders>> by_key;
+    for (size_t r : order) {
+      double a, b;
+      if (!plain_number(cell(r, source), &a) || !plain_number(cell(r, column), &b) || a == 0) continue;
+      ++both;
+      if (keys.count(cell(r, key))) by_key[cell(r, key)][round_significant(b / a, 4)].add(t.patients[r]);
+    }
+    std::set<double> images;
+    int64_t agree = 0;
+    for (const auto& [key_value, ratios] : by_key) {
+      std::vector<std::pair<int64_t, double>> listed;  // (rows, ratio), most rows first
+      for (const auto& [ratio, holders] : ratios) {
+        rule.rows += holders.rows;
+        if (holders.patients < o.min_patients) continue;
+        listed.emplace_back(holders.rows, ratio);
+        agree += holders.rows;
+        images.insert(ratio);
+      }
+      std::stable_sort(listed.begin(), listed.end(), [](const auto& x, const auto& y) { return x.first > y.first; });
+      auto& out = rule.ratios[key_value];
+      for (const auto& [rows, ratio] : listed) out.push_back(ratio);
+    }
+    if (rule.rows == 0) return std::nullopt;
+    rule.share = static_cast<double>(agree) / static_cast<double>(rule.rows);
+    rule.declared = declared;
+    if (declared) return rule;
+    // Not one ratio of 1 (that is same_value) or of 0 (a column of zeros); most rows covered.
+    bool covered = static_cast<double>(rule.rows) >= o.min_coverage * static_cast<double>(both);
+    bool only_one = images.size() == 1 && (*images.begin() == 1.0 || *images.begin() == 0.0);
+    if (!covered || rule.share < o.ratio_min_share || images.empty() || only_one) return std::nullopt;
+    return rule;
+  }
+
+  // Of the ratio rules between `column` and `source`, the one whose key explains the most rows.
+  std::optional<ConstraintRule> best_ratio(size_t column, size_t source) const {
+    std::optional<ConstraintRule> best;
+    for (size_t key = 0; key < t.columns.size(); ++key) {
+      if (key == column || key == source || numeric(key)) continue;
+      auto rule = ratio(column, source, key, false);
+      if (rule && (!best || rule->share > best->share)) best = std::move(rule);
+    }
+    return best;
+  }
 };
 
 size_t column_of(const RuleTable& t, const std::string& name, const ConstraintOptions& o) {
@@ -221,6 +289,20 @@ TableConstraints learn_table(const RuleTable& t, const ConstraintOptions& o, std
         if (pair)
           if (auto rule = learner.same_value(c, source, false)) found.push_back(std::move(*rule));
       }
+  if (o.kinds.count("ratio")) {
+    std::vector<bool> numbers(n);
+    for (size_t c = 0; c < n; ++c) numbers[c] = learner.holds_numbers(c);
+    auto has_same_value = [&](size_t c, size_t source) {
+      return std::any_of(found.begin(), found.end(), [&](const ConstraintRule& r) {
+        return r.kind == RuleKind::kSameValue && r.column == t.columns[c] && r.source == t.columns[source];
+      });
+    };
+    for (size_t source = 0; source < n; ++source)
+      for (size_t c = source + 1; c < n; ++c)  // the later column from the earlier one, as decoded
+        if (numbers[source] && numbers[c] && static_cast<int>(c) != t.item && static_cast<int>(source) != t.item &&
+            !has_same_value(c, source))
+          if (auto rule = learner.best_ratio(c, source)) found.push_back(std::move(*rule));
+  }
   for (const auto& d : o.declared) {
     if (d.table != t.name) continue;
     size_t c = column_of(t, d.column, o), source = column_of(t, d.source, o);
@@ -229,6 +311,10 @@ TableConstraints learn_table(const RuleTable& t, const ConstraintOptions& o, std
       if (learner.numeric(c) || learner.numeric(source))
         fail("{}: declare: determined_by needs non-numeric columns ({}.{} by {})", o.origin, t.name, d.column, d.source);
       rule = learner.determined_by(c, source, true);
+    } else if (d.kind == "ratio") {
+      if (d.key.empty() && t.item < 0) fail("{}: declare: ratio {}.{} needs a key (the table has no item)", o.origin, t.name, d.column);
+      size_t key = d.key.empty() ? static_cast<size_t>(t.item) : column_of(t, d.key, o);
+      rule = learner.ratio(c, source, key, true);
     } else {
       if (!learner.numeric(source))
         fail("{}: declare: same_value needs a numeric source ({}.{} is not numeric)", o.origin, t.name, d.source);
@@ -260,6 +346,9 @@ nlohmann::json rule_to_json(const ConstraintRule& r) {
     j["ranges"] = ranges;
   } else if (r.kind == RuleKind::kDeterminedBy) {
     j["map"] = std::map<std::string, std::string>(r.map.begin(), r.map.end());
+  } else if (r.kind == RuleKind::kRatio) {
+    j["key"] = r.key;
+    j["ratios"] = std::map<std::string, std::vector<double>>(r.ratios.begin(), r.ratios.end());
   }
   return j;
 }
@@ -285,6 +374,10 @@ ConstraintRule rule_from_json(const nlohmann::json& j, const std::string& origin
       r.ranges[item] = range.is_null() ? std::nullopt
                                        : std::optional(std::make_pair(range.at(0).get<double>(), range.at(1).get<double>()));
   if (r.kind == RuleKind::kDeterminedBy) r.map = j.at("map").get<std::unordered_map<std::string, std::string>>();
+  if (r.kind == RuleKind::kRatio) {
+    r.key = j.at("key");
+    r.ratios = j.at("ratios").get<std::unordered_map<std::string, std::vector<double>>>();
+  }
   return r;
 }
 
@@ -310,6 +403,7 @@ const char* rule_kind_name(RuleKind kind) {
     case RuleKind::kItemRange: return "item_range";
     case RuleKind::kDeterminedBy: return "determined_by";
     case RuleKind::kSameValue: return "same_value";
+    case RuleKind::kRatio: return "ratio";
   }
   return "?";
 }
@@ -325,6 +419,26 @@ bool same_number(const std::string& a, const std::string& b, int decimals) {
   if (!plain_number(a, &x) || !plain_number(b, &y)) return false;
   return std::fabs(x - y) <= 0.5 * std::pow(10.0, -decimals) + 1e-9 * std::max(1.0, std::fabs(x));
 }
+
+bool ratio_holds(double value, double expected, int decimals) {
+  return std::fabs(value - expected) <= 0.5 * std::pow(10.0, -decimals) + 0.005 * std::fabs(value) + 1e-12;
+}
+
+namespace {
+// The values a ratio rule allows in its column, the most common first; empty when the rule does
+// not apply to the row (no key or source, an unlisted key).
+std::vector<double> expected_by_ratio(const ConstraintRule& rule, const RowPairs& row) {
+  const std::string* key = find_value(row, rule.key);
+  const std::string* source = find_value(row, rule.source);
+  double a;
+  std::vector<double> out;
+  if (!key || !source || !plain_number(*source, &a)) return out;
+  auto it = rule.ratios.find(*key);
+  if (it == rule.ratios.end()) return out;
+  for (double r : it->second) out.push_back(r * a);
+  return out;
+}
+}  // namespace
 
 bool TableConstraints::satisfied(const ConstraintRule& rule, const RowPairs& row) const {
   const std::string* source = find_value(row, rule.source);
@@ -349,6 +463,12 @@ bool TableConstraints::satisfied(const ConstraintRule& rule, const RowPairs& row
     case RuleKind::kSameValue: {
       double unused;
       return !value || !plain_number(*value, &unused) || same_number(*value, *source, decimals);
+    }
+    case RuleKind::kRatio: {
+      double x;
+      auto expected = expected_by_ratio(rule, row);
+      if (expected.empty() || !value || !plain_number(*value, &x)) return true;
+      return std::any_of(expected.begin(), expected.end(), [&](double e) { return ratio_holds(x, e, decimals); });
     }
   }
   return true;
@@ -389,6 +509,12 @@ std::vector<size_t> TableConstraints::repair(RowPairs& row) const {
       set(rule.column, listed.size() > 1 ? common->second : listed.empty() ? std::string() : *listed.begin());
     } else if (rule.kind == RuleKind::kDeterminedBy) {
       set(rule.column, rule.map.at(*find_value(row, rule.source)));
+    } else if (rule.kind == RuleKind::kRatio) {
+      auto expected = expected_by_ratio(rule, row);
+      if (expected.empty()) continue;  // a key listed without ratios (none held by k patients)
+      auto canonical = normalize_number(fmt::format("{:.{}f}", expected.front(), decimals), decimals);
+      if (!canonical) continue;
+      set(rule.column, *canonical);
     } else {
       auto canonical = normalize_number(*find_value(row, rule.source), decimals);
       if (!canonical) continue;
@@ -403,7 +529,7 @@ ConstraintOptions read_constraint_options(const Config& config) {
   const toml::table& s = config_section(config, "constraints");
   const auto& file = config.path;
   const char* ctx = "constraints";
-  check_keys(s, {"min_share", "min_support", "min_coverage", "kinds", "off", "declare"}, ctx, file);
+  check_keys(s, {"min_share", "min_support", "min_coverage", "ratio_min_share", "kinds", "off", "declare"}, ctx, file);
   ConstraintOptions o;
   o.min_patients = config.dataset.min_patients_for_token;
   o.decimals = config.dataset.decimals;
@@ -411,6 +537,9 @@ ConstraintOptions read_constraint_options(const Config& config) {
   o.min_share = get_double(s, "min_share", o.min_share, ctx, file);
   o.min_support = get_int(s, "min_support", o.min_support, ctx, file);
   o.min_coverage = get_double(s, "min_coverage", o.min_coverage, ctx, file);
+  o.ratio_min_share = get_double(s, "ratio_min_share", o.ratio_min_share, ctx, file);
+  if (o.ratio_min_share <= 0 || o.ratio_min_share > 1)
+    fail("{}: 'constraints.ratio_min_share' must be in (0, 1]", file.string());
   if (o.min_share <= 0 || o.min_share > 1) fail("{}: 'constraints.min_share' must be in (0, 1]", file.string());
   if (o.min_support < 1) fail("{}: 'constraints.min_support' must be at least 1", file.string());
   if (o.min_coverage < 0 || o.min_coverage > 1) fail("{}: 'constraints.min_coverage' must be in [0, 1]", file.string());
@@ -418,7 +547,7 @@ ConstraintOptions read_constraint_options(const Config& config) {
     o.kinds.clear();
     for (auto& kind : string_list(s, "kinds", config)) {
       if (!parse_rule_kind(kind))
-        fail("{}: 'constraints.kinds': unknown kind '{}' (known: item_values, item_range, determined_by, same_value)",
+        fail("{}: 'constraints.kinds': unknown kind '{}' (known: item_values, item_range, determined_by, same_value, ratio)",
              file.string(), kind);
       o.kinds.insert(kind);
     }
@@ -430,14 +559,17 @@ ConstraintOptions read_constraint_options(const Config& config) {
     for (const auto& element : *array) {
       const toml::table* d = element.as_table();
       if (!d) fail("{}: 'constraints.declare' must be a list of tables", file.string());
-      check_keys(*d, {"table", "kind", "column", "source"}, "constraints.declare", file);
+      check_keys(*d, {"table", "kind", "column", "source", "key"}, "constraints.declare", file);
       ConstraintOptions::Declared rule{get_string(*d, "table", "", "constraints.declare", file),
                                        get_string(*d, "kind", "", "constraints.declare", file),
                                        get_string(*d, "column", "", "constraints.declare", file),
-                                       get_string(*d, "source", "", "constraints.declare", file)};
-      if (rule.kind != "determined_by" && rule.kind != "same_value")
-        fail("{}: 'constraints.declare.kind' must be \"determined_by\" or \"same_value\", not \"{}\"", file.string(),
-             rule.kind);
+                                       get_string(*d, "source", "", "constraints.declare", file),
+                                       get_string(*d, "key", "", "constraints.declare", file)};
+      if (rule.kind != "determined_by" && rule.kind != "same_value" && rule.kind != "ratio")
+        fail("{}: 'constraints.declare.kind' must be \"determined_by\", \"same_value\" or \"ratio\", not \"{}\"",
+             file.string(), rule.kind);
+      if (!rule.key.empty() && rule.kind != "ratio")
+        fail("{}: 'constraints.declare.key' is for ratio rules only", file.string());
       if (rule.table.empty() || rule.column.empty() || rule.source.empty())
         fail("{}: 'constraints.declare' needs table, column and source", file.string());
       bool known = std::any_of(config.dataset.tables.begin(), config.dataset.tables.end(),
@@ -455,7 +587,7 @@ ConstraintSchema ConstraintSchema::learn(const std::vector<RuleTable>& tables, c
   std::vector<std::string> kinds(options.kinds.begin(), options.kinds.end());
   std::sort(kinds.begin(), kinds.end());
   schema.options_ = {{"min_patients", options.min_patients}, {"min_share", options.min_share},
-                     {"min_support", options.min_support},   {"min_coverage", options.min_coverage},
+                     {"min_support", options.min_support},   {"min_coverage", options.min_coverage}, {"ratio_min_share", options.ratio_min_share},
                      {"kinds", kinds}};
   for (const auto& t : tables) schema.tables_.push_back(learn_table(t, options, &schema.switched_off));
   for (const auto& id : options.off)

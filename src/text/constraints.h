@@ -12,6 +12,10 @@
 //                  min_share of the train rows whose source value is listed
 //   same_value     `column` carries the number of the numeric `source` (text "7" and 7, or two
 //                  equal numeric columns) in at least min_share of the rows where both are numbers
+//   ratio          `column` = r x `source` for two columns holding numbers (the dispensed volume
+//                  and the dose of a drug of a given strength), r one of the ratios listed for the
+//                  row's value of the `key` column (each held by >= k patients), in at least
+//                  ratio_min_share of the rows where both are numbers
 //
 //   ConstraintSchema schema = ConstraintSchema::learn(tables, options);      // prepare
 //   const TableConstraints* t = schema.find("labevents");
@@ -31,8 +35,8 @@
 
 namespace rawmed {
 
-enum class RuleKind : uint8_t { kItemValues, kItemRange, kDeterminedBy, kSameValue };
-constexpr int kNumRuleKinds = 4;
+enum class RuleKind : uint8_t { kItemValues, kItemRange, kDeterminedBy, kSameValue, kRatio };
+constexpr int kNumRuleKinds = 5;
 const char* rule_kind_name(RuleKind kind);
 std::optional<RuleKind> parse_rule_kind(std::string_view name);
 
@@ -51,6 +55,8 @@ struct ConstraintRule {
   std::unordered_map<std::string, std::string> most_common;  // item_values: per item, its listed value in most train rows
   std::unordered_map<std::string, std::optional<std::pair<double, double>>> ranges;      // item_range
   std::unordered_map<std::string, std::string> map;                                      // determined_by
+  std::string key;                                  // ratio: the column whose value picks the ratio
+  std::unordered_map<std::string, std::vector<double>> ratios;  // ratio: per key value, column / source, most common first
 };
 
 struct TableConstraints {
@@ -62,7 +68,7 @@ struct TableConstraints {
   // Rules the row breaks (indices into `rules`). A rule whose source is empty or unlisted does not apply.
   std::vector<size_t> violations(const RowPairs& row) const;
   bool satisfied(const ConstraintRule& rule, const RowPairs& row) const;
-  // Sets each broken determined_by / same_value column from its source, and a broken item_values
+  // Sets each broken determined_by / same_value / ratio column from its source, and a broken item_values
   // column to its item's one listed value (none: the value is removed; several: the one in most
   // train rows of the item, `most_common`); adds, replaces or
   // removes the pair, keeping `columns` order. Returns the rules repaired.
@@ -72,17 +78,18 @@ struct TableConstraints {
 // Learning options and the config's [constraints] section.
 struct ConstraintOptions {
   int min_patients = 5;          // k
-  double min_share = 0.99;       // determined_by / same_value: share of train rows that must agree
+  double min_share = 0.99;       // determined_by / same_value / ratio: share of train rows that must agree
   int64_t min_support = 20;      // rows a source value (or a same_value pair) needs to count
-  double min_coverage = 0.5;     // determined_by: share of source rows whose value has the support
+  double min_coverage = 0.5;     // determined_by, ratio: share of source rows whose value has the support
+  double ratio_min_share = 0.95;  // ratio: share of train rows whose ratio is listed for their key
   int decimals = 4;              // as the dataset's: numbers are compared to this many places
   std::string origin = "[constraints]";  // names the config in errors
-  std::unordered_set<std::string> kinds = {"item_values", "item_range", "determined_by", "same_value"};
+  std::unordered_set<std::string> kinds = {"item_values", "item_range", "determined_by", "same_value", "ratio"};
   std::unordered_set<std::string> off;  // rule ids switched off
   struct Declared {
-    std::string table, kind, column, source;
+    std::string table, kind, column, source, key;  // key: ratio only ("": the item column)
   };
-  std::vector<Declared> declared;  // determined_by / same_value rules enforced whatever their share
+  std::vector<Declared> declared;  // determined_by / same_value / ratio rules enforced whatever their share
 };
 // Reads [constraints] (absent: defaults; k is the dataset's min_patients_for_token).
 ConstraintOptions read_constraint_options(const Config& config);
@@ -119,5 +126,8 @@ class ConstraintSchema {
 
 // Both texts are numbers (plain decimals) within half a unit of the last of `decimals` places.
 bool same_number(const std::string& a, const std::string& b, int decimals);
+// `value` is within the ratio rule's tolerance of `expected` (half a unit of the last place, or
+// 0.5% of the value: the train data rounds both columns).
+bool ratio_holds(double value, double expected, int decimals);
 
 }  // namespace rawmed

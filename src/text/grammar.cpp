@@ -128,6 +128,11 @@ EventGrammar::EventGrammar(const Vocab& vocab, const nlohmann::json& columns, in
         auto source = std::find(names.begin(), names.end(), rule.source);
         if (column == names.end() || source == names.end()) continue;
         size_t j = static_cast<size_t>(column - names.begin()), i = static_cast<size_t>(source - names.begin());
+        if (rule.kind == RuleKind::kRatio) {
+          auto key = std::find(names.begin(), names.end(), rule.key);
+          if (key == names.end()) continue;
+          table.ratio_keys[&rule] = static_cast<size_t>(key - names.begin());
+        }
         table.dependent_rules[j].emplace_back(&rule, i);
         table.source_rules[i].emplace_back(&rule, j);
       }
@@ -221,6 +226,15 @@ uint16_t EventGrammar::Cursor::State::step(const float* row, uint8_t* type) {
     return &table->range[j];
   };
 
+  // The text column c holds as column j is about to be written: the item, a value written before,
+  // "" for a column passed over, or nullptr while c is still to come.
+  auto written_text = [&](size_t c, size_t j) -> const std::string* {
+    static const std::string kEmpty;
+    if (c == table->item && item) return item;
+    for (const auto& [col, v] : texts)
+      if (col == c) return &v;
+    return c < j && c != table->item ? &kEmpty : nullptr;
+  };
   // An item written after some of the event's numbers must be one whose train ranges hold them.
   // ... and, while item_rules, one the constraint rules allow with the values written before it.
   auto item_fits = [&](const std::string& value) {
@@ -231,17 +245,26 @@ uint16_t EventGrammar::Cursor::State::step(const float* row, uint8_t* type) {
         return false;
     }
     if (!item_rules) return true;
-    for (const auto& [j, written] : texts)
+    // The columns before the one being started are written or passed over (empty).
+    for (size_t j = 0; j < std::min(column, table->item); ++j) {
+      const std::string* written = table->numeric[j] ? nullptr : written_text(j, column);
+      if (!written) continue;
       for (const auto& [rule, source] : table->dependent_rules[j]) {
         if (source != table->item) continue;
         if (rule->kind == RuleKind::kItemValues) {
           auto it = rule->values.find(value);
-          if (it != rule->values.end() && !it->second.count(written)) return false;
+          if (!written->empty() && it != rule->values.end() && !it->second.count(*written)) return false;
         } else if (rule->kind == RuleKind::kDeterminedBy) {
           auto it = rule->map.find(value);
-          if (it != rule->map.end() && it->second != written) return false;
+          if (it != rule->map.end() && it->second != *written) return false;
         }
       }
+    }
+    // The item itself determined by a column written before it.
+    for (const auto& [rule, source] : table->dependent_rules[table->item])
+      if (rule->kind == RuleKind::kDeterminedBy && source < column)
+        if (const std::string* written = written_text(source, column))
+          if (auto it = rule->map.find(*written); it != rule->map.end() && it->second != value) return false;
     return true;
   };
   auto mark_fitting_items = [&](auto& self, int at) -> bool {  // fills item_ok below `at`
@@ -249,6 +272,53 @@ uint16_t EventGrammar::Cursor::State::step(const float* row, uint8_t* type) {
     for (const auto& child : nodes_[at].children) ok = self(self, child.second) || ok;
     item_ok[at] = ok;
     return ok;
+  };
+  auto values_under = [&](int at) {  // every whole value in the trie below node `at`
+    std::unordered_set<std::string> out;
+    auto walk = [&](auto& self, int n) -> void {
+      if (nodes_[n].value >= 0) out.insert(values_[static_cast<size_t>(nodes_[n].value)]);
+      for (const auto& child : nodes_[n].children) self(self, child.second);
+    };
+    if (at >= 0) walk(walk, at);
+    return out;
+  };
+  // A column written before the item: the values that some item, still possible, allows with it
+  // (its listed values, f(item), or a value whose f is that item); nullopt when no such rule applies.
+  auto values_some_item_allows = [&](size_t j) -> std::optional<std::unordered_set<std::string>> {
+    const size_t it_col = table->item;
+    if (item || it_col == SIZE_MAX || j >= it_col || table->categories[it_col] < 0 || !item_rules) return std::nullopt;
+    std::vector<const ConstraintRule*> by_item, naming_item;
+    for (const auto& [rule, source] : table->dependent_rules[j])
+      if (source == it_col && rule->kind != RuleKind::kItemRange) by_item.push_back(rule);
+    for (const auto& [rule, dependent] : table->source_rules[j])
+      if (dependent == it_col && rule->kind == RuleKind::kDeterminedBy) naming_item.push_back(rule);
+    if (by_item.empty() && naming_item.empty()) return std::nullopt;
+    const auto all = values_under(table->categories[j]);
+    std::unordered_set<std::string> out;
+    for (const std::string& candidate : values_under(table->categories[it_col])) {
+      if (!item_fits(candidate)) continue;
+      auto accepts = [&](const std::string& v) {
+        for (const ConstraintRule* r : by_item)
+          if (r->kind == RuleKind::kItemValues) {
+            if (auto it = r->values.find(candidate); it != r->values.end() && !it->second.count(v)) return false;
+          } else if (auto it = r->map.find(candidate); it != r->map.end() && it->second != v) {
+            return false;
+          }
+        for (const ConstraintRule* r : naming_item)
+          if (auto it = r->map.find(v); it != r->map.end() && it->second != candidate) return false;
+        return true;
+      };
+      // An item_values entry lists the few values to try; without one every value is a candidate.
+      const std::unordered_set<std::string>* listed = &all;
+      for (const ConstraintRule* r : by_item)
+        if (r->kind == RuleKind::kItemValues)
+          if (auto it = r->values.find(candidate); it != r->values.end() && it->second.size() < listed->size())
+            listed = &it->second;
+      for (const std::string& v : *listed)
+        if (all.count(v) && !out.count(v) && accepts(v)) out.insert(v);
+      if (out.size() == all.size()) break;
+    }
+    return out;
   };
   // The values a rule allows in column j given the values written before it: nullopt when no rule
   // applies; an empty set when the column must not be written.
@@ -259,10 +329,7 @@ uint16_t EventGrammar::Cursor::State::step(const float* row, uint8_t* type) {
       else std::erase_if(*out, [&](const std::string& v) { return !values.count(v); });
     };
     for (const auto& [rule, source] : table->dependent_rules[j]) {
-      const std::string* written = nullptr;
-      for (const auto& [c, v] : texts)
-        if (c == source) written = &v;
-      if (source == table->item && item) written = item;
+      const std::string* written = written_text(source, j);
       if (!written) continue;
       if (rule->kind == RuleKind::kItemValues) {
         auto it = rule->values.find(*written);
@@ -273,9 +340,24 @@ uint16_t EventGrammar::Cursor::State::step(const float* row, uint8_t* type) {
                                                              : std::unordered_set<std::string>{it->second});
       }
     }
+    if (auto values = values_some_item_allows(j)) narrow(*values);
+    // A determined_by rule whose source comes after its column: the source may only take values
+    // that map to what the column already holds (or values the map does not cover), so that the
+    // two columns agree and the editor has nothing to repair; with none, it is left empty.
+    for (const auto& [rule, dependent] : table->source_rules[j]) {
+      if (rule->kind != RuleKind::kDeterminedBy || dependent > j) continue;
+      const std::string* written = written_text(dependent, j);
+      if (!written) continue;
+      std::unordered_set<std::string> kept = out ? *out : values_under(table->categories[j]);
+      std::erase_if(kept, [&](const std::string& v) {
+        auto it = rule->map.find(v);
+        return it != rule->map.end() && it->second != *written;
+      });
+      out = std::move(kept);  // no value agrees: the column is not written (the rule needs its source)
+    }
     return out;
   };
-  // same_value: a number already written as text (or as the other numeric column) fixes column j.
+  // same_value / ratio: a number already written (as text or as a numeric column) fixes column j.
   auto narrow_to_same_value = [&](size_t j) {
     auto fix = [&](double x) {
       const double scale = std::pow(10.0, decimals_);
@@ -296,6 +378,30 @@ uint16_t EventGrammar::Cursor::State::step(const float* row, uint8_t* type) {
       if (rule->kind == RuleKind::kSameValue)
         for (const auto& [c, x] : numbers)
           if (c == source) fix(x);
+    // ratio: the key and the source written, the number is the key's ratio times the source's.
+    for (const auto& [rule, source] : table->dependent_rules[j]) {
+      if (rule->kind != RuleKind::kRatio || source > j) continue;
+      const std::string* key = written_text(table->ratio_keys.at(rule), j);
+      auto ratios = key ? rule->ratios.find(*key) : rule->ratios.end();
+      if (ratios == rule->ratios.end() || ratios->second.empty()) continue;
+      std::optional<double> a;
+      for (const auto& [c, x] : numbers)
+        if (c == source) a = x;
+      for (const auto& [c, v] : texts)
+        if (c == source)
+          if (auto canonical = normalize_number(v, decimals_)) a = std::stod(*canonical);
+      if (!a) continue;
+      // One of the listed ratios times the source: the points inside the ranges so far.
+      const double scale = std::pow(10.0, decimals_);
+      std::vector<std::pair<double, double>> points;
+      for (double r : ratios->second) {
+        double x = std::round(r * *a * scale) / scale;
+        bool inside = std::any_of(ranges.begin(), ranges.end(),
+                                  [&](const auto& g) { return x >= g.first - 1e-9 && x <= g.second + 1e-9; });
+        if (inside) points.emplace_back(x, x);
+      }
+      if (!points.empty()) ranges = std::move(points);
+    }
   };
   auto mark_allowed_values = [&](auto& self, int at, const std::unordered_set<std::string>& ok_values) -> bool {
     bool ok = nodes_[at].value >= 0 && ok_values.count(values_[static_cast<size_t>(nodes_[at].value)]);
@@ -311,18 +417,25 @@ uint16_t EventGrammar::Cursor::State::step(const float* row, uint8_t* type) {
   if (phase == Phase::kValue && column == table->item && node >= 0 && nodes_[node].value >= 0)
     item_if_ended = &values_[static_cast<size_t>(nodes_[node].value)];
   auto allow = [&](const std::vector<uint16_t>& ids) { allowed.insert(allowed.end(), ids.begin(), ids.end()); };
-  // A non-numeric column a rule leaves no value for (the item never had one, f(source) is empty).
-  auto column_ruled_out = [&](size_t j) {
-    if (table->numeric[j] || table->dependent_rules[j].empty()) return false;
+  // What the rules say of a later non-numeric column j: no value left for it (the item never had
+  // one, f(source) is empty), or one it must take (a determined_by source is written).
+  enum class Due { kFree, kRuledOut, kRequired };
+  auto column_due = [&](size_t j) {
+    if (table->numeric[j] || table->dependent_rules[j].empty()) return Due::kFree;
     const std::string* saved = item;
     item = item_if_ended;
     // The value being written (a text item, say) counts as written if it ends here.
     const bool in_text = phase == Phase::kValue && !table->numeric[column];
     if (in_text) texts.emplace_back(column, text);
     auto values = rule_values(j);
+    bool required = false;
+    for (const auto& [rule, source] : table->dependent_rules[j])
+      if (rule->kind == RuleKind::kDeterminedBy)
+        if (const std::string* written = written_text(source, j))
+          if (auto it = rule->map.find(*written); it != rule->map.end() && !it->second.empty()) required = true;
     if (in_text) texts.pop_back();
     item = saved;
-    return values && values->empty();
+    return values && values->empty() ? Due::kRuledOut : required ? Due::kRequired : Due::kFree;
   };
   auto allow_next_columns_or_end = [&] {
     bool item_due = table->item_required && next_column <= table->item;
@@ -332,8 +445,10 @@ uint16_t EventGrammar::Cursor::State::step(const float* row, uint8_t* type) {
       if (table->categories[j] >= 0 && static_cast<size_t>(nodes_[table->categories[j]].shortest) + 1 > left)
         continue;
       if (table->numeric[j] && !range_of(j, item_if_ended)) continue;
-      if (column_ruled_out(j)) continue;
+      Due due = column_due(j);
+      if (due == Due::kRuledOut) continue;
       allowed.push_back(table->columns[j]);
+      if (due == Due::kRequired) return;  // a column the rules fill is not passed over
     }
     if (!item_due) allowed.push_back(kSepId);
   };
@@ -419,7 +534,7 @@ uint16_t EventGrammar::Cursor::State::step(const float* row, uint8_t* type) {
     item_ok.clear();
     value_ok.clear();
     text.clear();
-    if (column == table->item && node >= 0 && (!numbers.empty() || !texts.empty())) {
+    if (column == table->item && node >= 0 && column > 0) {
       item_rules = true;
       if (!mark_fitting_items(mark_fitting_items, node) && !texts.empty()) {
         item_ok.clear();  // no item fits every rule: keep only the number ranges' filter

@@ -91,6 +91,7 @@ class EventGrammar {
     // Constraint rules by column index: (rule, index of its source column).
     std::vector<std::vector<std::pair<const ConstraintRule*, size_t>>> dependent_rules;  // rule.column == j
     std::vector<std::vector<std::pair<const ConstraintRule*, size_t>>> source_rules;     // rule.source == j
+    std::unordered_map<const ConstraintRule*, size_t> ratio_keys;  // ratio rules: index of the key column
   };
   struct Node {
     std::vector<std::pair<uint16_t, int>> children;  // token -> node
