@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "common/train_args.h"
 #include "generate/generate.h"
+#include "ingest/byte_source.h"
 #include "ingest/config.h"
 #include "ingest/prepare.h"
 #include "temporal/temporal.h"
@@ -115,7 +116,7 @@ void run_pipeline(const RunArgs& args) {
   nlohmann::json raw_files = nlohmann::json::object();
   const DatasetSpec& spec = config.dataset;
   auto add_raw = [&](const fs::path& f) {
-    if (!f.empty()) raw_files[f.string()] = file_crc32(f);
+    if (!f.empty()) raw_files[f.string()] = input_crc32(f);
   };
   add_raw(spec.cohort.stays_file);
   add_raw(spec.cohort.patients_file);
