@@ -20,10 +20,16 @@ namespace {
 constexpr const char* kMetaTable = "_rawmed";
 constexpr const char* kCsvSuffix = ".csv.gz";
 
+// Leading zeros and "-0" are text: a number column would not give them back (NDC codes).
+bool has_leading_zero(std::string_view s) {
+  std::string_view digits = s.substr(s.front() == '-' ? 1 : 0);
+  return digits.empty() || (digits.front() == '0' && (digits.size() == 1 ? s.front() == '-' : digits[1] != '.'));
+}
+
 bool is_integer(std::string_view s) {
   int64_t value = 0;
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
-  return ec == std::errc() && end == s.data() + s.size() && s.front() != '+';
+  return ec == std::errc() && end == s.data() + s.size() && !has_leading_zero(s);
 }
 
 // Plain decimal notation only, so that PostgreSQL numeric keeps the text as written.
@@ -34,7 +40,7 @@ bool is_decimal(std::string_view s) {
     else if (s[i] >= '0' && s[i] <= '9') ++digits;
     else return false;
   }
-  return digits > 0 && dots <= 1 && s.back() != '.' && s[s.front() == '-' ? 1 : 0] != '.';
+  return digits > 0 && dots <= 1 && s.back() != '.' && s[s.front() == '-' ? 1 : 0] != '.' && !has_leading_zero(s);
 }
 
 // "YYYY-MM-DD HH:MM:SS" exactly: what PostgreSQL writes back for a timestamp.
@@ -205,6 +211,38 @@ void publish_database_folder(const fs::path& folder, const std::string& location
   log_info("publishing {} to {}", folder.string(), db.display);
   if (db.kind == DbKind::kPostgres) publish_postgres(folder, db);
   else publish_sqlite(folder, db);
+}
+
+namespace {
+
+bool has_meta_table(const std::string& location) {
+  DbLocation db = parse_database_location(location);
+  if (db.kind == DbKind::kPostgres) {
+    PgConnection connection(db);
+    return !connection
+                .query("SELECT 1 FROM information_schema.tables WHERE table_schema = " + sql_literal(db.schema) +
+                       " AND table_name = " + sql_literal(kMetaTable))
+                .empty();
+  }
+  if (!fs::exists(db.connect)) return false;
+  SqliteDb sqlite(db.connect, db.display, false);
+  return !sqlite.query(std::string("SELECT 1 FROM sqlite_master WHERE name = ") + sql_literal(kMetaTable)).empty();
+}
+
+}  // namespace
+
+void publish_real_splits(const fs::path& folder, const std::string& location) {
+  for (const char* split : {"train", "valid", "test"})
+    if (fs::exists(folder / split)) publish_database_folder(folder / split, split_location(location, split));
+}
+
+void fetch_real_splits(const std::string& location, const fs::path& folder) {
+  fs::create_directories(folder);
+  for (const char* split : {"train", "valid", "test"}) {
+    std::string at = split_location(location, split);
+    if (std::string(split) == "valid" && !has_meta_table(at)) continue;
+    fetch_database_folder(at, folder / split);
+  }
 }
 
 void fetch_database_folder(const std::string& location, const fs::path& folder) {

@@ -34,6 +34,11 @@ void publish_database_folder(const std::filesystem::path& folder, const std::str
 // Writes the tables and `_rawmed` files found at `location` into `folder` (created; must not exist).
 void fetch_database_folder(const std::string& location, const std::filesystem::path& folder);
 
+// Real splits (train, valid, test) at split_location(location, split): published from, or fetched
+// into, the split subfolders of `folder` (WORK/real). valid is optional on fetch.
+void publish_real_splits(const std::filesystem::path& folder, const std::string& location);
+void fetch_real_splits(const std::string& location, const std::filesystem::path& folder);
+
 // The location of one split of real splits held in a database: PostgreSQL schema NAME_<split>,
 // SQLite file STEM_<split>.db beside FILE.
 std::string split_location(const std::string& location, const std::string& split);
