@@ -5,6 +5,7 @@
 
 #include <sqlite3.h>
 
+#include <charconv>
 #include <cstring>
 #include <filesystem>
 
@@ -23,6 +24,14 @@ std::string select_sql(const std::string& target, const std::string& display) {
   }
   check_table_identifier(target, display);
   return "SELECT * FROM " + quote_table_identifier(target);
+}
+
+// SQLite's own text of a REAL is "6.0" for 6; the shortest text that reads back to the same
+// double is what a CSV export of the number holds ("6", "0.1").
+void append_shortest(std::string& out, double value) {
+  char buffer[32];
+  auto [end, ec] = std::to_chars(buffer, buffer + sizeof(buffer), value);
+  out.append(buffer, end);
 }
 
 class SqliteCsvSource : public BufferedRowSource {
@@ -54,7 +63,12 @@ class SqliteCsvSource : public BufferedRowSource {
       if (rc != SQLITE_ROW) db_.fail_with_message(fmt::format("near line {}: reading the table failed", line));
       for (int c = 0; c < columns_; ++c) {
         if (c) pending += ',';
-        if (sqlite3_column_type(statement_.statement, c) == SQLITE_NULL) continue;
+        int type = sqlite3_column_type(statement_.statement, c);
+        if (type == SQLITE_NULL) continue;
+        if (type == SQLITE_FLOAT) {
+          append_shortest(pending, sqlite3_column_double(statement_.statement, c));
+          continue;
+        }
         const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(statement_.statement, c));
         size_t size = static_cast<size_t>(sqlite3_column_bytes(statement_.statement, c));
         if (size == 0) pending += "\"\"";  // empty text, as PostgreSQL writes it
