@@ -68,7 +68,7 @@ PgConnection::PgConnection(const DbLocation& location) : display_(location.displ
     conn_ = nullptr;
     fail("{}: cannot connect to PostgreSQL: {}", display_, message);
   }
-  exec("SET client_encoding = 'UTF8'; SET DateStyle = 'ISO, MDY'; SET extra_float_digits = 1; "
+  exec("SET client_min_messages = warning; SET client_encoding = 'UTF8'; SET DateStyle = 'ISO, MDY'; SET extra_float_digits = 1; "
        "SET IntervalStyle = 'postgres'");
 }
 
