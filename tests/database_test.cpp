@@ -63,9 +63,9 @@ const fs::path& csv_work() {
   return work;
 }
 
-// configs/mimic-iv-postgres.toml with its source pointed at `source`, written into `dir`.
-fs::path postgres_config(const fs::path& dir, const std::string& source) {
-  std::string text = read_file(test::source_dir() / "configs/mimic-iv-postgres.toml");
+// configs/<name>.toml with its source pointed at `source`, written into `dir`.
+fs::path postgres_config(const fs::path& dir, const std::string& source, const std::string& name = "mimic-iv-postgres") {
+  std::string text = read_file(test::source_dir() / "configs" / (name + ".toml"));
   text = std::regex_replace(text, std::regex("source = \"[^\"]*\""), "source = \"" + source + "\"");
   test::write_text(dir / "spec.toml", text);
   return dir / "spec.toml";
@@ -132,6 +132,19 @@ TEST_F(PostgresTest, PrepareFromPostgresMatchesPrepareFromCsvByteForByte) {
   prepare(load_config(dir / "query.toml"), dir / "work_query");
   EXPECT_EQ(read_file(dir / "work/dataset/tokens.bin").size(), read_file(dir / "work_query/dataset/tokens.bin").size());
   EXPECT_EQ(files_under(dir / "work/real"), files_under(dir / "work_query/real"));
+}
+
+TEST(PostgresEicu, PrepareFromTheOfficialEicuSchemaMatchesPrepareFromCsv) {
+  std::string why;
+  auto server = test::PgServer::start(&why);
+  if (!server) GTEST_SKIP() << why;
+  set_quiet(true);
+  server->load_demo("eicu", {{"eicu-demo", "eicu_crd"}});
+  fs::path dir = test::temp_dir("eicu");
+  prepare(load_config(test::source_dir() / "configs/eicu-demo.toml"), dir / "csv");
+  nlohmann::json summary = prepare(load_config(postgres_config(dir, server->url("eicu"), "eicu-postgres")), dir / "pg");
+  EXPECT_GT(summary["events"].get<int64_t>(), 1000);
+  expect_same_outputs(dir / "csv", dir / "pg");
 }
 
 TEST_F(PostgresTest, ErrorsNameTheLocationWithoutPassword) {

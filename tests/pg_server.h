@@ -15,10 +15,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace rawmed::test {
 
@@ -74,23 +77,28 @@ class PgServer {
     connection.exec(sql);
   }
 
-  // The MIMIC-IV demo under the official names: database mimiciv, schemas mimiciv_hosp and
-  // mimiciv_icu, one table per CSV file, loaded with COPY. Created and loaded in one transaction,
-  // so that PostgreSQL appends the rows in file order (it then skips its free space map); a table
-  // loaded later may return its rows in another order.
-  void load_mimic_iv_demo() const {
-    exec("postgres", "CREATE DATABASE mimiciv");
-    PgConnection connection(parse_database_location(url("mimiciv")));
+  // A bundled demo under the official names: database `db`, one schema per data folder, one
+  // table per CSV file (lower-case file stem), loaded with COPY. Created and loaded in one
+  // transaction, so that PostgreSQL appends the rows in file order (it then skips its free space
+  // map); a table loaded later may return its rows in another order.
+  void load_demo(const std::string& db, const std::vector<std::pair<std::string, std::string>>& folder_schema) const {
+    exec("postgres", "CREATE DATABASE " + db);
+    PgConnection connection(parse_database_location(url(db)));
     connection.exec("BEGIN");
-    for (const char* module : {"hosp", "icu"}) {
-      connection.exec(std::string("CREATE SCHEMA mimiciv_") + module);
-      for (const auto& entry : std::filesystem::directory_iterator(source_dir() / "data/mimic-iv-demo" / module)) {
+    for (const auto& [folder, schema] : folder_schema) {
+      connection.exec("CREATE SCHEMA " + schema);
+      for (const auto& entry : std::filesystem::directory_iterator(source_dir() / "data" / folder)) {
         std::string file = entry.path().filename().string();
-        create_and_load(connection, std::string("mimiciv_") + module + "." + file.substr(0, file.find('.')),
-                        entry.path());
+        if (file.size() < 8 || file.substr(file.size() - 7) != ".csv.gz") continue;
+        std::string table = file.substr(0, file.find('.'));
+        for (char& c : table) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        create_and_load(connection, schema + "." + table, entry.path());
       }
     }
     connection.exec("COMMIT");
+  }
+  void load_mimic_iv_demo() const {
+    load_demo("mimiciv", {{"mimic-iv-demo/hosp", "mimiciv_hosp"}, {"mimic-iv-demo/icu", "mimiciv_icu"}});
   }
 
  private:
