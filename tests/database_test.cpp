@@ -192,6 +192,20 @@ TEST_F(PostgresTest, PublishedFolderRoundTripsAndAFailedReleaseLeavesThePrevious
     gzclose(f);
   }
   EXPECT_NE(test::error_of([&] { publish_database_folder(dir / "broken", out); }), "");
+  // The server ends the session mid-load (after the tables before zz_kill are loaded): an event
+  // trigger terminates the publishing backend when zz_kill is created.
+  server_->exec("mimiciv",
+                "CREATE FUNCTION kill_publisher() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN "
+                "IF EXISTS (SELECT 1 FROM pg_event_trigger_ddl_commands() WHERE object_identity LIKE '%.zz_kill') "
+                "THEN PERFORM pg_terminate_backend(pg_backend_pid()); END IF; END $$; "
+                "CREATE EVENT TRIGGER kill_on_zz ON ddl_command_end WHEN TAG IN ('CREATE TABLE') "
+                "EXECUTE FUNCTION kill_publisher()");
+  fs::copy(train, dir / "killed");
+  fs::copy_file(train / "labevents.csv.gz", dir / "killed/zz_kill.csv.gz");
+  std::string killed = test::error_of([&] { publish_database_folder(dir / "killed", out); });
+  EXPECT_NE(killed.find(out), std::string::npos) << killed;
+  EXPECT_NE(killed.find("terminating connection"), std::string::npos) << killed;
+  server_->exec("mimiciv", "DROP EVENT TRIGGER kill_on_zz");
   // The server stops before a release: the error names the URL, and the previous release survives.
   server_->stop();
   std::string message = test::error_of([&] { publish_database_folder(train, out); });
