@@ -54,10 +54,12 @@ void run(const EvaluateArgs& args) {
     if (args.config.empty()) fail("evaluate: --real {} is a database: give --config", args.real.string());
     fetch_real_splits(args.real.string(), fetched.dir / "real");
     request.real = fetched.dir / "real";
+    request.real_location = parse_database_location(args.real.string()).display;
   }
   if (is_database_location(args.synthetic.string())) {
     fetch_database_folder(args.synthetic.string(), fetched.dir / "synthetic");
     request.synthetic = fetched.dir / "synthetic";
+    request.synthetic_location = parse_database_location(args.synthetic.string()).display;
   }
   request.out = args.out;
   // Default config: the one `rawmed prepare` copied next to the real splits (WORK/config.toml).
