@@ -21,14 +21,13 @@ std::vector<SqlType> infer_sql_types(const std::string& csv_location);
 const char* postgres_type_name(SqlType type);
 const char* sqlite_type_name(SqlType type);
 
-// Loads a CSV file into a new table `name` ("table" or "schema.table") of an open database.
 class PgConnection;
 class SqliteDb;
+// Loads a CSV file into a new table `name` ("table" or "schema.table") of an open database.
 void create_and_load(PgConnection& connection, const std::string& name, const std::filesystem::path& csv);
 void create_and_load(SqliteDb& db, const std::string& name, const std::filesystem::path& csv);
 
 // Publishes every *.csv.gz and *.json file of `folder` to the database at `location`, atomically.
-// Returns rows loaded per table.
 void publish_database_folder(const std::filesystem::path& folder, const std::string& location);
 
 // Writes the tables and `_rawmed` files found at `location` into `folder` (created; must not exist).
