@@ -228,6 +228,27 @@ TEST_F(PostgresTest, PublishedFolderRoundTripsAndAFailedReleaseLeavesThePrevious
   EXPECT_EQ(types[3][1], "numeric");
 }
 
+TEST_F(PostgresTest, OutputTakesTheSourceTypesThatHoldItsValues) {
+  server_->exec("mimiciv",
+                "ALTER TABLE mimiciv_hosp.labevents ALTER valuenum TYPE double precision, ALTER itemid TYPE integer");
+  fs::path dir = test::temp_dir("source_types");
+  SourceColumnTypes types = source_column_types(load_config(postgres_config(dir, server_->url("mimiciv"))).dataset);
+  ASSERT_EQ(types.at("labevents").at("valuenum"), "double precision");
+  ASSERT_EQ(types.at("labevents").at("itemid"), "integer");
+  publish_database_folder(csv_work() / "real/train", server_->url("mimiciv", "schema=typed"), types);
+  PgConnection connection(parse_database_location(server_->url("mimiciv")));
+  auto rows = connection.query(
+      "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = 'typed' AND "
+      "table_name = 'labevents' AND column_name IN ('itemid', 'valuenum', 'charttime') ORDER BY 1");
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0][1], "timestamp without time zone");
+  EXPECT_EQ(rows[1][1], "bigint");  // integer could not hold every synthetic id or code
+  EXPECT_EQ(rows[2][1], "double precision");
+  EXPECT_TRUE(source_type_fits(SqlType::kText, false, "integer"));  // an empty column takes any type
+  EXPECT_FALSE(source_type_fits(SqlType::kText, true, "character varying(10)"));
+  EXPECT_FALSE(source_type_fits(SqlType::kNumeric, true, "bigint"));
+}
+
 // The MIMIC-IV demo in one SQLite file, one table per CSV file (plain names).
 fs::path sqlite_demo(const fs::path& dir) {
   fs::path file = dir / "mimiciv.db";

@@ -219,7 +219,7 @@ void run_pipeline(const RunArgs& args) {
     upstream.insert(upstream.end(), stage.outputs.begin(), stage.outputs.end());
   }
   if (!args.out.empty()) {
-    publish_database_folder(work / "synthetic", args.out);
+    publish_database_folder(work / "synthetic", args.out, source_column_types(config.dataset));
     summary["published"] = parse_database_location(args.out).display;
   }
   summary["seconds"] = seconds_since(start);

@@ -300,7 +300,8 @@ nlohmann::json run_generate(const GenerateArgs& args) {
       {"versions", torch_runtime_info()},
   };
   write_json_atomic(out.path() / "generate.json", summary);
-  if (to_database) publish_database_folder(out.path(), args.out.string());  // the staged folder is then removed
+  if (to_database)  // the staged folder is then removed
+    publish_database_folder(out.path(), args.out.string(), source_column_types(config.dataset));
   else out.commit();
   log_info("generate: {} stays ({} sampled, rejection rate {:.1f}%), {} events -> {}", accepted.size(), sampled,
            100.0 * summary["rejection_rate"].get<double>(), events, to_database ? args.out.string() : out_path.string());

@@ -3,6 +3,7 @@
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "ingest/config.h"
 #include "ingest/csv.h"
 #include "ingest/datetime.h"
 #include "ingest/db_location.h"
@@ -67,11 +68,9 @@ std::vector<std::string> folder_files(const fs::path& folder, std::string_view s
 std::string table_of(const std::string& file) { return file.substr(0, file.size() - std::string(kCsvSuffix).size()); }
 
 std::string create_table_sql(const std::string& name, const std::vector<std::string>& columns,
-                             const std::vector<SqlType>& types, bool postgres) {
+                             const std::vector<std::string>& types) {
   std::string sql = "CREATE TABLE " + quote_table_identifier(name) + " (";
-  for (size_t c = 0; c < columns.size(); ++c)
-    sql += (c ? ", " : "") + quote_identifier(columns[c]) + " " +
-           (postgres ? postgres_type_name(types[c]) : sqlite_type_name(types[c]));
+  for (size_t c = 0; c < columns.size(); ++c) sql += (c ? ", " : "") + quote_identifier(columns[c]) + " " + types[c];
   return sql + ")";
 }
 
@@ -108,13 +107,18 @@ class FileSource : public BufferedRowSource {
   bool header_done_ = false;
 };
 
-void publish_postgres(const fs::path& folder, const DbLocation& location) {
+void publish_postgres(const fs::path& folder, const DbLocation& location, const SourceColumnTypes& source_types) {
   const std::string schema = location.schema.empty() ? "synthetic" : location.schema;
   const std::string staging = fmt::format("{}_staging_{}", schema, ::getpid());
   PgConnection connection(location);
   connection.exec("BEGIN");
   connection.exec("CREATE SCHEMA " + quote_identifier(staging));
-  for (const auto& file : folder_files(folder, kCsvSuffix)) create_and_load(connection, staging + "." + table_of(file), folder / file);
+  static const std::map<std::string, std::string> kNone;
+  for (const auto& file : folder_files(folder, kCsvSuffix)) {
+    auto it = source_types.find(table_of(file));
+    create_and_load(connection, staging + "." + table_of(file), folder / file,
+                    it == source_types.end() ? kNone : it->second);
+  }
   connection.exec("CREATE TABLE " + quote_identifier(staging) + "." + kMetaTable + " (name text PRIMARY KEY, content text NOT NULL)");
   for (const auto& file : folder_files(folder, ".json"))
     connection.exec("INSERT INTO " + quote_identifier(staging) + "." + kMetaTable + " VALUES (" + sql_literal(file) +
@@ -155,7 +159,9 @@ void copy_table_to_file(const std::string& location, const fs::path& path) {
 
 }  // namespace
 
-std::vector<SqlType> infer_sql_types(const std::string& csv_location) {
+namespace {
+
+std::vector<SqlType> infer_sql_types(const std::string& csv_location, std::vector<bool>* seen_out) {
   CsvReader reader(csv_location);
   std::vector<SqlType> types(reader.header().size(), SqlType::kBigint);
   std::vector<bool> seen(types.size(), false);
@@ -170,7 +176,25 @@ std::vector<SqlType> infer_sql_types(const std::string& csv_location) {
   }
   for (size_t c = 0; c < types.size(); ++c)
     if (!seen[c]) types[c] = SqlType::kText;
+  if (seen_out) *seen_out = seen;
   return types;
+}
+
+}  // namespace
+
+std::vector<SqlType> infer_sql_types(const std::string& csv_location) { return infer_sql_types(csv_location, nullptr); }
+
+bool source_type_fits(SqlType inferred, bool seen, const std::string& source_type) {
+  if (!seen) return true;
+  const std::string& t = source_type;
+  bool text = t == "text" || t == "character varying";
+  switch (inferred) {
+    case SqlType::kBigint: return text || t == "bigint" || t == "numeric" || t == "double precision";
+    case SqlType::kNumeric: return text || t == "numeric" || t == "double precision";
+    case SqlType::kTimestamp:
+      return text || (t.rfind("timestamp", 0) == 0 && t.find("with time zone") == std::string::npos);
+    default: return text;
+  }
 }
 
 const char* postgres_type_name(SqlType type) {
@@ -190,26 +214,37 @@ const char* sqlite_type_name(SqlType type) {
   }
 }
 
-void create_and_load(PgConnection& connection, const std::string& name, const fs::path& csv) {
-  std::vector<SqlType> types = infer_sql_types(csv.string());
+void create_and_load(PgConnection& connection, const std::string& name, const fs::path& csv,
+                     const std::map<std::string, std::string>& source_types) {
+  std::vector<bool> seen;
+  std::vector<SqlType> types = infer_sql_types(csv.string(), &seen);
   FileSource source(csv);
   CsvReader header(csv.string());
-  connection.exec(create_table_sql(name, header.header(), types, true));
+  std::vector<std::string> sql_types;
+  for (size_t c = 0; c < types.size(); ++c) {
+    auto it = source_types.find(header.header()[c]);
+    bool fits = it != source_types.end() && source_type_fits(types[c], seen[c], it->second);
+    sql_types.push_back(fits ? it->second : postgres_type_name(types[c]));
+  }
+  connection.exec(create_table_sql(name, header.header(), sql_types));
   connection.copy_in(quote_table_identifier(name), source);
 }
 
 void create_and_load(SqliteDb& db, const std::string& name, const fs::path& csv) {
   std::vector<SqlType> types = infer_sql_types(csv.string());
   CsvReader reader(csv.string());
-  db.exec(create_table_sql(name, reader.header(), types, false));
+  std::vector<std::string> sql_types;
+  for (SqlType type : types) sql_types.push_back(sqlite_type_name(type));
+  db.exec(create_table_sql(name, reader.header(), sql_types));
   db.insert_csv(quote_table_identifier(name), reader);
 }
 
-void publish_database_folder(const fs::path& folder, const std::string& location) {
+void publish_database_folder(const fs::path& folder, const std::string& location,
+                             const SourceColumnTypes& source_types) {
   DbLocation db = parse_database_location(location);
   if (!db.target.empty()) fail("{}: an output location names a database (and schema), not a '#' table", db.display);
   log_info("publishing {} to {}", folder.string(), db.display);
-  if (db.kind == DbKind::kPostgres) publish_postgres(folder, db);
+  if (db.kind == DbKind::kPostgres) publish_postgres(folder, db, source_types);
   else publish_sqlite(folder, db);
 }
 
@@ -279,6 +314,28 @@ void fetch_database_folder(const std::string& location, const fs::path& folder) 
     write_file_atomic(out.path() / row[0], row[1]);
   }
   out.commit();
+}
+
+SourceColumnTypes source_column_types(const DatasetSpec& spec) {
+  SourceColumnTypes out;
+  for (const auto& table : spec.tables) {
+    std::string location = table.file.string();
+    if (!is_database_location(location)) continue;
+    DbLocation db = parse_database_location(location);
+    if (db.kind != DbKind::kPostgres || db.target.empty() || db.target.front() == '(') continue;
+    std::string schema = "public", name = db.target;
+    if (size_t dot = name.find('.'); dot != std::string::npos) {
+      schema = name.substr(0, dot);
+      name = name.substr(dot + 1);
+    }
+    PgConnection connection(db);
+    for (const auto& row : connection.query(
+             "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a JOIN pg_class c ON "
+             "c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = " +
+             sql_literal(schema) + " AND c.relname = " + sql_literal(name) + " AND a.attnum > 0 AND NOT a.attisdropped"))
+      out[table.name][row[0]] = row[1];
+  }
+  return out;
 }
 
 std::string split_location(const std::string& location, const std::string& split) {

@@ -9,6 +9,7 @@
 // (or a server killed mid-load) leaves the previous release untouched.
 // SQLite: the folder is one file, built as FILE.tmp-<pid> and renamed over FILE.
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -21,14 +22,32 @@ std::vector<SqlType> infer_sql_types(const std::string& csv_location);
 const char* postgres_type_name(SqlType type);
 const char* sqlite_type_name(SqlType type);
 
+// PostgreSQL column types of the source tables, by output table name and column
+// (format_type, e.g. "double precision"), used where they hold every written value.
+using SourceColumnTypes = std::map<std::string, std::map<std::string, std::string>>;
+
+// The declared types of the tables a config reads from PostgreSQL (`table`, not `query`); empty
+// for files, SQLite and queries.
+struct DatasetSpec;
+SourceColumnTypes source_column_types(const DatasetSpec& spec);
+
+// The source type when it takes every value of a column inferred as `inferred` (`seen`: the
+// column has a value): an empty column takes any type; otherwise only types that hold any value
+// of the inferred kind (no integer narrower than bigint, no varchar(n)).
+bool source_type_fits(SqlType inferred, bool seen, const std::string& source_type);
+
 class PgConnection;
 class SqliteDb;
 // Loads a CSV file into a new table `name` ("table" or "schema.table") of an open database.
-void create_and_load(PgConnection& connection, const std::string& name, const std::filesystem::path& csv);
+// `source_types`: column -> PostgreSQL type of the source, used where source_type_fits.
+void create_and_load(PgConnection& connection, const std::string& name, const std::filesystem::path& csv,
+                     const std::map<std::string, std::string>& source_types = {});
 void create_and_load(SqliteDb& db, const std::string& name, const std::filesystem::path& csv);
 
 // Publishes every *.csv.gz and *.json file of `folder` to the database at `location`, atomically.
-void publish_database_folder(const std::filesystem::path& folder, const std::string& location);
+// PostgreSQL output takes the source's column types from `source_types` where they fit.
+void publish_database_folder(const std::filesystem::path& folder, const std::string& location,
+                             const SourceColumnTypes& source_types = {});
 
 // Writes the tables and `_rawmed` files found at `location` into `folder` (created; must not exist).
 void fetch_database_folder(const std::string& location, const std::filesystem::path& folder);
