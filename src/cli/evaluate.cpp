@@ -8,8 +8,11 @@
 #include "evaluate/evaluate.h"
 #include "evaluate/nep.h"
 #include "ingest/config.h"
+#include "ingest/db_location.h"
+#include "ingest/db_tables.h"
 
 #include <CLI/CLI.hpp>
+#include <unistd.h>
 
 #include <memory>
 #include <optional>
@@ -26,15 +29,42 @@ struct EvaluateArgs {
   bool quiet = false;
 };
 
+// --real / --synthetic given as database locations are copied into a temporary folder first.
+struct FetchedInputs {
+  std::filesystem::path dir;
+  ~FetchedInputs() {
+    std::error_code ignored;
+    if (!dir.empty()) std::filesystem::remove_all(dir, ignored);
+  }
+};
+
 void run(const EvaluateArgs& args) {
   set_quiet(args.quiet);
   eval::EvaluateRequest request;
   request.real = args.real;
   request.synthetic = args.synthetic;
+  FetchedInputs fetched;
+  const bool real_in_db = is_database_location(args.real.string());
+  if (real_in_db || is_database_location(args.synthetic.string())) {
+    fetched.dir = std::filesystem::temp_directory_path() / fmt::format("rawmed-evaluate-{}", ::getpid());
+    std::filesystem::remove_all(fetched.dir);
+    std::filesystem::create_directories(fetched.dir);
+  }
+  if (real_in_db) {
+    if (args.config.empty()) fail("evaluate: --real {} is a database: give --config", args.real.string());
+    fetch_real_splits(args.real.string(), fetched.dir / "real");
+    request.real = fetched.dir / "real";
+    request.real_location = parse_database_location(args.real.string()).display;
+  }
+  if (is_database_location(args.synthetic.string())) {
+    fetch_database_folder(args.synthetic.string(), fetched.dir / "synthetic");
+    request.synthetic = fetched.dir / "synthetic";
+    request.synthetic_location = parse_database_location(args.synthetic.string()).display;
+  }
   request.out = args.out;
   // Default config: the one `rawmed prepare` copied next to the real splits (WORK/config.toml).
   std::filesystem::path config_path = args.config;
-  if (config_path.empty() && std::filesystem::exists(args.real.parent_path() / "config.toml"))
+  if (config_path.empty() && !real_in_db && std::filesystem::exists(args.real.parent_path() / "config.toml"))
     config_path = args.real.parent_path() / "config.toml";
   std::optional<Config> config;
   if (!config_path.empty()) {
@@ -63,8 +93,8 @@ void run(const EvaluateArgs& args) {
 void add_evaluate_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("evaluate", "Score a synthetic database against the real splits (report)");
   auto args = std::make_shared<EvaluateArgs>();
-  cmd->add_option("--real", args->real, "folder of the real splits (WORK/real: train/, valid/, test/)")->required();
-  cmd->add_option("--synthetic", args->synthetic, "Database folder to score (any generator, same schema)")->required();
+  cmd->add_option("--real", args->real, "folder of the real splits (WORK/real: train/, valid/, test/) or a database location")->required();
+  cmd->add_option("--synthetic", args->synthetic, "Database folder to score (any generator, same schema) or a database location")->required();
   cmd->add_option("--out", args->out, "report folder (metrics.json, report.html)")->required();
   cmd->add_option("--config", args->config, "dataset spec (default: REAL/../config.toml when present)");
   cmd->add_option("--seed", args->seed, "random seed (default: [evaluate] seed or 0)");

@@ -17,7 +17,7 @@ void add_generate_command(CLI::App& app) {
   auto top_k = std::make_shared<int>(0);
   cmd->add_option("--work", args->work, "working folder (trained codec and temporal model)")->required();
   cmd->add_option("--n", args->n, "valid stays to write (default: as many as the real train split)");
-  cmd->add_option("--out", args->out, "output database folder (default: WORK/synthetic)");
+  cmd->add_option("--out", args->out, "output database folder (default: WORK/synthetic), postgresql://USER@HOST/DB?schema=NAME or sqlite:FILE");
   cmd->add_option("--config", args->config, "dataset spec (default: WORK/config.toml)");
   cmd->add_option("--seed", args->seed, "random seed");
   cmd->add_option("--device", args->device, "cpu or cuda");

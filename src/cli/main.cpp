@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
   rawmed::cli::add_evaluate_command(app);
   rawmed::cli::add_baseline_command(app);
   rawmed::cli::add_run_command(app);
+  rawmed::cli::add_publish_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -14,6 +14,9 @@
 #include "common/log.h"
 #include "common/train_args.h"
 #include "generate/generate.h"
+#include "ingest/byte_source.h"
+#include "ingest/db_location.h"
+#include "ingest/db_tables.h"
 #include "ingest/config.h"
 #include "ingest/prepare.h"
 #include "temporal/temporal.h"
@@ -41,6 +44,7 @@ struct RunArgs {
   double max_train_minutes = 0;  // per training stage; 0: the preset's own limits
   double codec_minutes = -1;     // >= 0: overrides max_train_minutes for that stage
   double temporal_minutes = -1;
+  std::string out;               // also publish WORK/synthetic there (a database location)
 
   double minutes_of(double stage_minutes) const { return stage_minutes >= 0 ? stage_minutes : max_train_minutes; }
 };
@@ -94,6 +98,9 @@ bool up_to_date(const fs::path& work, const Stage& stage) {
 
 void run_pipeline(const RunArgs& args) {
   auto start = Clock::now();
+  if (!args.out.empty() && !is_database_location(args.out))
+    fail("run: --out {} is not postgresql://USER@HOST/DB?schema=NAME or sqlite:FILE", args.out);
+  if (!args.out.empty()) parse_database_location(args.out);  // a password in the URL stops here
   Config config = load_config(args.config);
   const fs::path& work = args.work;
   WorkLock lock(work, "run");
@@ -115,7 +122,7 @@ void run_pipeline(const RunArgs& args) {
   nlohmann::json raw_files = nlohmann::json::object();
   const DatasetSpec& spec = config.dataset;
   auto add_raw = [&](const fs::path& f) {
-    if (!f.empty()) raw_files[f.string()] = file_crc32(f);
+    if (!f.empty()) raw_files[f.string()] = input_crc32(f);
   };
   add_raw(spec.cohort.stays_file);
   add_raw(spec.cohort.patients_file);
@@ -211,6 +218,10 @@ void run_pipeline(const RunArgs& args) {
     if (!skip) log_info("run: {}: done in {:.1f} s", stage.name, seconds);
     upstream.insert(upstream.end(), stage.outputs.begin(), stage.outputs.end());
   }
+  if (!args.out.empty()) {
+    publish_database_folder(work / "synthetic", args.out, source_column_types(config.dataset));
+    summary["published"] = parse_database_location(args.out).display;
+  }
   summary["seconds"] = seconds_since(start);
   write_json_atomic(work / "run" / "run.json", summary);
   log_info("run: finished in {:.1f} s; synthetic database: {}, report: {}", summary["seconds"].get<double>(),
@@ -237,6 +248,7 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("--temporal-minutes", args->temporal_minutes,
                   "wall-clock limit of the temporal stage (default: --max-train-minutes)")
       ->check(CLI::Range(0.0, 1e6));
+  cmd->add_option("--out", args->out, "also publish the synthetic database to postgresql://...?schema=NAME or sqlite:FILE");
   cmd->add_flag("--force", args->force, "rerun every stage even when up to date");
   cmd->add_flag("--quiet", args->quiet, "no progress output");
   cmd->callback([args] {

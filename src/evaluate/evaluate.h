@@ -86,6 +86,9 @@ struct EvaluateRequest {
   std::filesystem::path real;       // WORK/real: holds train/, test/ (and valid/)
   std::filesystem::path synthetic;  // a Database folder
   std::filesystem::path out;        // report folder
+  // Where the inputs came from when they were read from a database into temporary folders
+  // (docs/formats/databases.md): recorded as inputs.*.location.
+  std::string real_location, synthetic_location;
   const Config* config = nullptr;   // may be null (defaults)
   std::filesystem::path config_path;
   EvalConfig eval;

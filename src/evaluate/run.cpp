@@ -457,6 +457,11 @@ nlohmann::json run_evaluation(const EvaluateRequest& request) {
                            {"real_test", input_record(test)},
                            {"synthetic", input_record(synthetic)}};
   if (valid) inputs["real_valid"] = input_record(*valid);
+  if (!request.synthetic_location.empty()) inputs["synthetic"]["location"] = request.synthetic_location;
+  if (!request.real_location.empty())
+    for (const char* split : {"train", "valid", "test"})
+      if (inputs.contains(std::string("real_") + split))
+        inputs[std::string("real_") + split]["location"] = request.real_location + " (" + split + ")";
   nlohmann::json metrics = {
       {"format", "rawmed-report/2"},
       {"rawmed_version", RAWMED_VERSION},

@@ -11,6 +11,8 @@
 #include "ingest/config.h"
 #include "ingest/csv.h"
 #include "ingest/datetime.h"
+#include "ingest/db_location.h"
+#include "ingest/db_tables.h"
 #include "temporal/temporal.h"
 #include "text/dataset.h"
 
@@ -137,7 +139,11 @@ nlohmann::json run_generate(const GenerateArgs& args) {
   const fs::path config_path = args.config.empty() ? args.work / "config.toml" : args.config;
   Config config = load_config(config_path);
   Settings settings = read_settings(config, args);
-  const fs::path out_path = args.out.empty() ? args.work / "synthetic" : args.out;
+  // --out may name a database (ingest/db_tables.h): the folder is then staged and published there.
+  const bool to_database = is_database_location(args.out.string());
+  if (to_database) parse_database_location(args.out.string());  // a password in the URL stops here, before sampling
+  const fs::path out_path =
+      args.out.empty() ? args.work / "synthetic" : to_database ? args.work / ".synthetic-publish" : args.out;
 
   Dataset dataset = Dataset::load(args.work / "dataset");
   DbSchema schema = DbSchema::load(args.work / "real" / "train");
@@ -294,9 +300,11 @@ nlohmann::json run_generate(const GenerateArgs& args) {
       {"versions", torch_runtime_info()},
   };
   write_json_atomic(out.path() / "generate.json", summary);
-  out.commit();
+  if (to_database)  // the staged folder is then removed
+    publish_database_folder(out.path(), args.out.string(), source_column_types(config.dataset));
+  else out.commit();
   log_info("generate: {} stays ({} sampled, rejection rate {:.1f}%), {} events -> {}", accepted.size(), sampled,
-           100.0 * summary["rejection_rate"].get<double>(), events, out_path.string());
+           100.0 * summary["rejection_rate"].get<double>(), events, to_database ? args.out.string() : out_path.string());
   return summary;
 }
 

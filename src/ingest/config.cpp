@@ -1,6 +1,7 @@
 #include "ingest/config.h"
 
 #include "common/error.h"
+#include "ingest/db_location.h"
 
 #include <fmt/ranges.h>
 
@@ -36,6 +37,7 @@ std::string require_string(const toml::table& table, std::string_view key, std::
 struct InputRoot {
   std::filesystem::path dir;
   bool allow_outside = false;
+  std::string source;  // dataset.source: tables are then in this database (db_location.h)
 };
 
 bool is_under(const std::filesystem::path& path, const std::filesystem::path& dir) {
@@ -45,6 +47,10 @@ bool is_under(const std::filesystem::path& path, const std::filesystem::path& di
 
 std::filesystem::path resolve_file(const InputRoot& root, const std::string& name, std::string_view key,
                                    const std::filesystem::path& file) {
+  if (!root.source.empty()) {
+    check_table_identifier(name, fmt::format("{}: '{}'", file.string(), key));
+    return table_location(root.source, name);
+  }
   std::filesystem::path path = std::filesystem::path(name).is_absolute() ? std::filesystem::path(name) : root.dir / name;
   path = path.lexically_normal();
   // Lexical: a symbolic link inside the root is the user's own choice and is followed.
@@ -85,14 +91,38 @@ std::vector<std::string> get_string_list(const toml::table& table, std::string_v
   return out;
 }
 
+// A table's input: `file` (a CSV file under dataset.root) or, with dataset.source, `table`
+// ("schema.table") or `query` (a SELECT whose result is the table).
+std::filesystem::path resolve_input(const toml::table& t, const InputRoot& root, const std::string& context,
+                                    const std::filesystem::path& file) {
+  if (root.source.empty()) {
+    for (const char* key : {"table", "query"})
+      if (t.contains(key))
+        fail("{}: '{}.{}' needs dataset.source (a database); without one, name a CSV with 'file'", file.string(),
+             context, key);
+    return resolve_file(root, require_string(t, "file", context, file), context + ".file", file);
+  }
+  if (t.contains("file"))
+    fail("{}: '{}.file': dataset.source names a database, so give 'table' (schema.table) or 'query'", file.string(),
+         context);
+  if (t.contains("table") == t.contains("query"))
+    fail("{}: '{}' needs exactly one of 'table' (schema.table) or 'query'", file.string(), context);
+  if (t.contains("table")) return resolve_file(root, require_string(t, "table", context, file), context + ".table", file);
+  std::string query = require_string(t, "query", context, file);
+  while (!query.empty() && (query.back() == ';' || std::isspace(static_cast<unsigned char>(query.back())))) query.pop_back();
+  if (query.empty()) fail("{}: '{}.query' is empty", file.string(), context);
+  return table_location(root.source, "(" + query + ")");
+}
+
 TableSpec parse_table(const toml::table& t, size_t index, const InputRoot& root, const std::filesystem::path& file) {
   std::string context = fmt::format("tables[{}]", index);
-  check_keys(t, {"name", "file", "link", "link_to", "time", "drop", "item", "dictionary", "types"}, context, file);
+  check_keys(t, {"name", "file", "table", "query", "link", "link_to", "time", "drop", "item", "dictionary", "types"},
+             context, file);
   TableSpec spec;
   spec.name = require_string(t, "name", context, file);
   check_table_name(spec.name, context, file);
   context = fmt::format("tables.{}", spec.name);
-  spec.file = resolve_file(root, require_string(t, "file", context, file), context + ".file", file);
+  spec.file = resolve_input(t, root, context, file);
   spec.link_column = require_string(t, "link", context, file);
   spec.link_to = get_string(t, "link_to", "stay_id", context, file);
   if (spec.link_to != "stay_id" && spec.link_to != "admission_id")
@@ -104,10 +134,10 @@ TableSpec parse_table(const toml::table& t, size_t index, const InputRoot& root,
     const toml::table* d = node->as_table();
     std::string dcontext = context + ".dictionary";
     if (!d) fail("{}: '{}' must be a table", file.string(), dcontext);
-    check_keys(*d, {"column", "file", "key", "label"}, dcontext, file);
+    check_keys(*d, {"column", "file", "table", "query", "key", "label"}, dcontext, file);
     DictionarySpec dict;
     dict.column = require_string(*d, "column", dcontext, file);
-    dict.file = resolve_file(root, require_string(*d, "file", dcontext, file), dcontext + ".file", file);
+    dict.file = resolve_input(*d, root, dcontext, file);
     dict.key = require_string(*d, "key", dcontext, file);
     dict.label = require_string(*d, "label", dcontext, file);
     spec.dictionary = dict;
@@ -252,13 +282,23 @@ Config load_config(const std::filesystem::path& path) {
   check_keys(d,
              {"name", "root", "time_kind", "window_hours", "max_tokens_per_event", "max_events_per_stay",
               "split_seed", "min_patients_for_token", "decimals", "skip_malformed_rows", "min_age", "min_events",
-              "first_stay_per_admission", "require_full_window", "allow_files_outside_root"},
+              "first_stay_per_admission", "require_full_window", "allow_files_outside_root", "source"},
              "dataset", path);
   DatasetSpec& spec = config.dataset;
   spec.name = require_string(d, "name", "dataset", path);
   InputRoot root_dir;
   root_dir.dir = path.parent_path() / get_string(d, "root", ".", "dataset", path);
   root_dir.allow_outside = get_bool(d, "allow_files_outside_root", false, "dataset", path);
+  root_dir.source = get_string(d, "source", "", "dataset", path);
+  if (!root_dir.source.empty()) {
+    if (!is_database_location(root_dir.source))
+      fail("{}: 'dataset.source' must be \"postgresql://USER@HOST/DB\" or \"sqlite:FILE\"", path.string());
+    DbLocation location = parse_database_location(root_dir.source);  // rejects a password in the URL
+    if (!location.target.empty() || !location.schema.empty())
+      fail("{}: 'dataset.source' names the database only; give tables as schema.table", path.string());
+    if (location.kind == DbKind::kSqlite && std::filesystem::path(location.connect).is_relative())
+      root_dir.source = "sqlite:" + (path.parent_path() / location.connect).lexically_normal().string();
+  }
   if (!std::filesystem::is_directory(root_dir.dir))
     fail("{}: 'dataset.root': folder not found: {}", path.string(), root_dir.dir.string());
   std::string time_kind = get_string(d, "time_kind", "datetime", "dataset", path);

@@ -1,6 +1,7 @@
 #include "ingest/csv.h"
 
 #include "common/error.h"
+#include "ingest/byte_source.h"
 
 #include <unistd.h>
 #include <zlib.h>
@@ -50,19 +51,8 @@ size_t invalid_utf8_at(std::string_view text) {
   return std::string::npos;
 }
 
-struct CsvReader::GzHandle {
-  gzFile file = nullptr;
-  ~GzHandle() {
-    if (file) gzclose(file);
-  }
-};
-
 CsvReader::CsvReader(std::string path, CsvOptions options)
-    : path_(std::move(path)), options_(options), gz_(std::make_unique<GzHandle>()) {
-  if (!std::filesystem::exists(path_)) fail("{}: file not found", path_);
-  gz_->file = gzopen(path_.c_str(), "rb");  // reads plain files transparently too
-  if (!gz_->file) fail("{}: cannot open file", path_);
-  gzbuffer(gz_->file, 256 * 1024);
+    : path_(std::move(path)), options_(options), source_(open_byte_source(path_)) {
   buffer_.resize(options_.chunk_bytes);
   if (!fill()) fail("{}: empty file (no header line)", path_);
   if (end_ - pos_ >= 3 && std::memcmp(buffer_.data() + pos_, "\xEF\xBB\xBF", 3) == 0) pos_ += 3;
@@ -91,9 +81,7 @@ int CsvReader::column_index(std::string_view name) const {
   return -1;
 }
 
-int64_t CsvReader::compressed_bytes_read() const {
-  return gz_->file ? static_cast<int64_t>(gzoffset(gz_->file)) : 0;
-}
+int64_t CsvReader::compressed_bytes_read() const { return source_->bytes_read(); }
 
 bool CsvReader::fill() {
   if (eof_) return false;
@@ -105,25 +93,12 @@ bool CsvReader::fill() {
     end_ = keep;
   }
   if (end_ == buffer_.size()) buffer_.resize(buffer_.size() * 2);
-  int n = gzread(gz_->file, buffer_.data() + end_, static_cast<unsigned>(buffer_.size() - end_));
-  if (n < 0) {
-    int code = 0;
-    const char* message = gzerror(gz_->file, &code);
-    fail("{}: near line {}: cannot decompress: {}", path_, line_, message ? message : "gzip error");
-  }
+  size_t n = source_->read(buffer_.data() + end_, buffer_.size() - end_, line_);
   if (n == 0) {
-    int code = 0;
-    const char* message = gzerror(gz_->file, &code);
-    // zlib reports a gzip stream that ends before its trailer (an interrupted download or copy)
-    // as Z_BUF_ERROR "unexpected end of file": the rows read so far are not the whole table.
-    if (code == Z_BUF_ERROR)
-      fail("{}: near line {}: truncated gzip file (the stream ends before its end marker); the file is incomplete",
-           path_, line_);
-    if (code != Z_OK) fail("{}: near line {}: corrupt gzip data: {}", path_, line_, message);
     eof_ = true;
     return false;
   }
-  end_ += static_cast<size_t>(n);
+  end_ += n;
   return true;
 }
 

@@ -1,6 +1,8 @@
 #pragma once
 // Streaming RFC 4180 CSV reader and writer, plain or gzip (zlib), with bounded memory: the reader
-// holds one chunk of the file plus the current record, never the whole table.
+// holds one chunk of the file plus the current record, never the whole table. The reader also
+// reads a database table given as a location "postgresql://...#schema.table" or
+// "sqlite:FILE#table" (ingest/db_location.h), streamed as CSV.
 //
 // Reader conventions:
 //  - the first record is the header; a UTF-8 BOM before it is skipped;
@@ -18,6 +20,8 @@
 #include <vector>
 
 namespace rawmed {
+
+class ByteSource;
 
 // Offset of the first byte of `text` that is not part of valid UTF-8, or npos.
 size_t invalid_utf8_at(std::string_view text);
@@ -57,8 +61,7 @@ class CsvReader {
   int first_invalid_utf8_field() const;
   std::string path_;
   CsvOptions options_;
-  struct GzHandle;
-  std::unique_ptr<GzHandle> gz_;
+  std::unique_ptr<ByteSource> source_;  // a file or a database table (ingest/byte_source.h)
   std::string buffer_;      // raw bytes [pos_, end_) not yet parsed
   size_t pos_ = 0, end_ = 0;
   bool eof_ = false;

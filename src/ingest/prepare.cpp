@@ -1,9 +1,11 @@
 #include "ingest/prepare.h"
 
+
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "ingest/byte_source.h"
 #include "ingest/cohort.h"
 #include "ingest/csv.h"
 #include "ingest/datetime.h"
@@ -650,6 +652,12 @@ void write_resolved_config(const Config& config, const fs::path& path) {
   toml::table root = config.root;
   fs::path dataset_root = config.path.parent_path() / root["dataset"]["root"].value_or(std::string("."));
   root["dataset"].as_table()->insert_or_assign("root", fs::absolute(dataset_root).lexically_normal().string());
+  // load_config made a relative SQLite source absolute: keep it so from WORK/config.toml.
+  if (auto source = root["dataset"]["source"].value<std::string>(); source && !config.dataset.cohort.stays_file.empty()) {
+    std::string location = config.dataset.cohort.stays_file.string();
+    if (location.rfind("sqlite:", 0) == 0)
+      root["dataset"].as_table()->insert_or_assign("source", "sqlite:" + fs::absolute(location.substr(7, location.find('#') - 7)).string());
+  }
   std::ostringstream text;
   text << "# Written by rawmed prepare from " << fs::absolute(config.path).string() << "\n" << root << "\n";
   write_file_atomic(path, text.str());
@@ -816,11 +824,11 @@ nlohmann::json prepare(const Config& config, const fs::path& work) {
   nlohmann::json per_table = nlohmann::json::object();
   for (size_t t = 0; t < p.tables.size(); ++t) per_table[spec.tables[t].name] = events_per_table[t];
   nlohmann::json input_files = nlohmann::json::object();
-  input_files[spec.cohort.stays_file.string()] = file_crc32(spec.cohort.stays_file);
-  if (!spec.cohort.patients_file.empty()) input_files[spec.cohort.patients_file.string()] = file_crc32(spec.cohort.patients_file);
+  input_files[spec.cohort.stays_file.string()] = input_crc32(spec.cohort.stays_file);
+  if (!spec.cohort.patients_file.empty()) input_files[spec.cohort.patients_file.string()] = input_crc32(spec.cohort.patients_file);
   for (const auto& t : spec.tables) {
-    input_files[t.file.string()] = file_crc32(t.file);
-    if (t.dictionary) input_files[t.dictionary->file.string()] = file_crc32(t.dictionary->file);
+    input_files[t.file.string()] = input_crc32(t.file);
+    if (t.dictionary) input_files[t.dictionary->file.string()] = input_crc32(t.dictionary->file);
   }
   int64_t all_checked = checked[0] + checked[1] + checked[2], all_exact = exact[0] + exact[1] + exact[2];
   double seconds = seconds_since(start);

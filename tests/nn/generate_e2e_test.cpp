@@ -107,6 +107,29 @@ TEST(GenerateEndToEnd, TinyPresetRunWritesSyntheticDatabaseAndResumes) {
       EXPECT_TRUE(cohort.count(link)) << table.name << " row links to unknown " << link;
   }
 
+  // The same model writes to SQLite (docs/formats/databases.md), and evaluate reads it back from
+  // there: same stays, the location recorded.
+  const std::string sqlite = "sqlite:" + (work / "syn.db").string();
+  log = run_command(std::string(RAWMED_BINARY) + " generate --work " + work.string() + " --n 8 --threads 2 --quiet --out " +
+                        sqlite,
+                    &status);
+  ASSERT_EQ(status, 0) << log;
+  EXPECT_FALSE(fs::exists(work / "synthetic/syn.db"));
+  log = run_command(std::string(RAWMED_BINARY) + " evaluate --real " + (work / "real").string() + " --synthetic " +
+                        sqlite + " --out " + (work / "report_db").string() + " --threads 2 --quiet",
+                    &status);
+  ASSERT_EQ(status, 0) << log;
+  nlohmann::json from_db = read_json(work / "report_db/metrics.json");
+  EXPECT_EQ(from_db["inputs"]["synthetic"]["stays"], 8);
+  EXPECT_EQ(from_db["inputs"]["synthetic"]["location"], sqlite);
+  // A password in the URL stops generate before it samples, without echoing the password.
+  log = run_command(std::string(RAWMED_BINARY) + " generate --work " + work.string() +
+                        " --n 8 --out postgresql://u:pw-in-url@localhost/db",
+                    &status);
+  EXPECT_NE(status, 0);
+  EXPECT_NE(log.find("password must not be written"), std::string::npos) << log;
+  EXPECT_EQ(log.find("pw-in-url"), std::string::npos) << log;
+
   // Nothing changed: every stage is skipped.
   log = run_command(std::string(RAWMED_BINARY) + " run --config " + config.string() + " --work " + work.string() +
                         " --preset tiny --n 8 --threads 2 --max-train-minutes 1 --temporal-minutes 2",
