@@ -17,5 +17,6 @@ void add_generate_command(CLI::App& app);
 void add_evaluate_command(CLI::App& app);
 void add_baseline_command(CLI::App& app);
 void add_run_command(CLI::App& app);
+void add_verify_command(CLI::App& app);
 
 }  // namespace rawmed::cli

@@ -25,6 +25,8 @@ void add_generate_command(CLI::App& app) {
   auto* t = cmd->add_option("--temperature", *temperature, "sampling temperature (default: [generate] temperature)");
   auto* k = cmd->add_option("--top-k", *top_k, "top-k sampling (default: [generate] top_k)");
   auto* p = cmd->add_option("--top-p", *top_p, "nucleus sampling (default: [generate] top_p)");
+  cmd->add_flag("--no-gate", args->no_gate,
+                "write OUT without the release gate ([release]); recorded in OUT/MANIFEST.json");
   cmd->add_flag("--quiet", *quiet, "no progress output");
   cmd->callback([=] {
     set_quiet(*quiet);

@@ -6,9 +6,14 @@
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/torch_env.h"
+#include "generate/generate_config.h"
+#include "generate/manifest.h"
+#include "generate/release.h"
 #include "generate/validate.h"
 #include "generate/writer.h"
+#include "evaluate/evaluate.h"
 #include "ingest/config.h"
+#include "ingest/config_fields.h"
 #include "ingest/csv.h"
 #include "ingest/datetime.h"
 #include "temporal/temporal.h"
@@ -25,40 +30,30 @@ namespace rawmed::generate {
 namespace {
 
 struct Settings {
+  GenerateConfig config;
   temporal::SampleOptions sample;
-  double max_sample_factor = 10;  // give up after sampling this many times N stays
   RuleOptions rules;
-  std::string anchor = "2100-01-01 00:00:00";
 };
 
 Settings read_settings(const Config& config, const GenerateArgs& args) {
-  const toml::table& g = config_section(config, "generate");
-  const auto& file = config.path;
-  check_keys(g, {"temperature", "time_temperature", "lift_times", "top_k", "top_p", "batch_size", "max_sample_factor",
-                 "max_edit_distance", "min_events", "anchor", "invalid_events"},
-             "generate", file);
   Settings s;
-  s.sample.temperature = args.temperature.value_or(get_double(g, "temperature", 1.0, "generate", file));
-  s.sample.time_temperature = get_double(g, "time_temperature", 0.0, "generate", file);
-  s.sample.lift_times = get_bool(g, "lift_times", true, "generate", file);
-  s.sample.top_k = args.top_k.value_or(static_cast<int>(get_int(g, "top_k", 250, "generate", file)));
-  s.sample.top_p = args.top_p.value_or(get_double(g, "top_p", 1.0, "generate", file));
-  s.sample.batch_size = static_cast<int>(get_int(g, "batch_size", 64, "generate", file));
+  GenerateConfig& g = s.config;
+  g = GenerateConfig::from_config(config);
+  if (args.temperature) g.temperature = *args.temperature;
+  if (args.top_k) g.top_k = *args.top_k;
+  if (args.top_p) g.top_p = *args.top_p;
+  s.sample.temperature = g.temperature;
+  s.sample.time_temperature = g.time_temperature;
+  s.sample.lift_times = g.lift_times;
+  s.sample.top_k = g.top_k;
+  s.sample.top_p = g.top_p;
+  s.sample.batch_size = g.batch_size;
   s.sample.device = args.device;
   s.sample.threads = args.threads;
-  s.max_sample_factor = get_double(g, "max_sample_factor", 10.0, "generate", file);
-  s.rules.max_edit_distance = get_double(g, "max_edit_distance", 0.25, "generate", file);
-  s.rules.min_events = static_cast<int>(get_int(g, "min_events", config.dataset.min_events, "generate", file));
+  s.rules.max_edit_distance = g.max_edit_distance;
+  s.rules.min_events = g.min_events;
   s.rules.min_patients = config.dataset.min_patients_for_token;
-  s.anchor = get_string(g, "anchor", s.anchor, "generate", file);
-  std::string invalid = get_string(g, "invalid_events", "reject_stay", "generate", file);
-  if (invalid != "reject_stay" && invalid != "drop_event")
-    fail("{}: 'generate.invalid_events' must be \"reject_stay\" or \"drop_event\", not \"{}\"", file.string(), invalid);
-  s.rules.drop_invalid_events = invalid == "drop_event";
-  if (s.max_sample_factor < 1) fail("{}: 'generate.max_sample_factor' must be at least 1", file.string());
-  if (s.rules.max_edit_distance < 0 || s.rules.max_edit_distance >= 1)
-    fail("{}: 'generate.max_edit_distance' must be in [0, 1)", file.string());
-  if (!parse_datetime(s.anchor)) fail("{}: 'generate.anchor' is not a datetime: '{}'", file.string(), s.anchor);
+  s.rules.drop_invalid_events = g.invalid_events == "drop_event";
   return s;
 }
 
@@ -130,6 +125,71 @@ nlohmann::json count_json(const std::map<std::string, int64_t>& counts) {
   return j;
 }
 
+nlohmann::json generate_settings_json(const Settings& settings, const GenerateArgs& args, int64_t n) {
+  nlohmann::json out = fields_to_json(settings.config);
+  out["n"] = n;
+  out["seed"] = args.seed;
+  out["device"] = args.device;
+  return out;
+}
+
+fs::path rejected_path(const fs::path& out) {
+  fs::path p = out;
+  p += ".rejected";
+  return p;
+}
+
+// The release gate, then MANIFEST.json, then the rename: to OUT when the gate passes (or is off),
+// to OUT.rejected with REJECTED.json otherwise (an error: the exit code is non-zero).
+void release_or_reject(AtomicDir& out, const fs::path& out_path, const GenerateArgs& args, const Config& config,
+                       const fs::path& config_path, const Settings& settings, int64_t n, nlohmann::json& summary) {
+  ReleaseConfig release = ReleaseConfig::from_config(config);
+  const bool gate_on = release.gate && !args.no_gate;
+  nlohmann::json gate = {{"enabled", gate_on}};
+  if (!gate_on) gate["disabled_by"] = args.no_gate ? "--no-gate" : "[release] gate = false";
+  GateResult verdict;
+  if (gate_on) {
+    auto t0 = Clock::now();
+    eval::EvalConfig eval = eval::EvalConfig::from_config(config);
+    eval.seed = args.seed;
+    eval.threads = args.threads;
+    verdict = check_release_gate(args.work / "real", out.path(), release, eval, config.dataset.min_patients_for_token);
+    gate.update(verdict.to_json());
+    gate["seconds"] = seconds_since(t0);
+  }
+  summary["release_gate"] = gate;
+  write_json_atomic(out.path() / "generate.json", summary);
+  if (!verdict.passed) write_json_atomic(out.path() / "REJECTED.json", {{"reasons", verdict.reasons}, {"gate", gate}});
+
+  ManifestInputs manifest;
+  manifest.work = args.work;
+  manifest.config_path = config_path;
+  const DatasetSpec& spec = config.dataset;
+  manifest.raw_files = {spec.cohort.stays_file, spec.cohort.patients_file};
+  for (const auto& t : spec.tables) {
+    manifest.raw_files.push_back(t.file);
+    if (t.dictionary) manifest.raw_files.push_back(t.dictionary->file);
+  }
+  manifest.settings = generate_settings_json(settings, args, n);
+  manifest.release = fields_to_json(release);
+  manifest.gate = gate;
+  manifest.license = release.license;
+  write_manifest(out.path(), manifest);
+
+  if (verdict.passed) {
+    out.commit();
+    if (fs::exists(rejected_path(out_path))) fs::remove_all(rejected_path(out_path));
+    if (gate_on) log_info("generate: release gate passed");
+    else log_info("generate: release gate off ({}), recorded in {}", gate["disabled_by"].get<std::string>(), kManifestFile);
+    return;
+  }
+  out.commit_as(rejected_path(out_path));
+  std::string reasons;
+  for (const auto& r : verdict.reasons) reasons += "\n  - " + r;
+  fail("generate: the release gate rejected the database; it is kept under {} (REJECTED.json):{}",
+       rejected_path(out_path).string(), reasons);
+}
+
 }  // namespace
 
 nlohmann::json run_generate(const GenerateArgs& args) {
@@ -161,7 +221,7 @@ nlohmann::json run_generate(const GenerateArgs& args) {
   writer.patient_id_column = cohort.patient_id;
   writer.admission_id_column = cohort.admission_id;
   writer.decimals = config.dataset.decimals;
-  writer.anchor_seconds = *parse_datetime(settings.anchor);
+  writer.anchor_seconds = *parse_datetime(settings.config.anchor);
   for (const auto& t : schema.tables)
     if (!t.dictionary_column.empty())
       writer.label_to_code[t.name] = invert_dictionary(
@@ -173,7 +233,7 @@ nlohmann::json run_generate(const GenerateArgs& args) {
   EventGrammar grammar(dataset.vocab, dataset.columns, dataset.decimals(), constraints ? &*constraints : nullptr);
   std::mt19937_64 rng(args.seed ^ 0x9e3779b97f4a7c15ULL);
 
-  const int64_t max_sampled = static_cast<int64_t>(std::ceil(settings.max_sample_factor * static_cast<double>(n)));
+  const int64_t max_sampled = static_cast<int64_t>(std::ceil(settings.config.max_sample_factor * static_cast<double>(n)));
   std::vector<SyntheticStay> accepted;
   std::map<std::string, int64_t> failures, failure_examples_seen, dropped_events;
   std::map<std::string, int64_t> rule_violations, rule_repairs, rule_rejections;
@@ -185,7 +245,7 @@ nlohmann::json run_generate(const GenerateArgs& args) {
     if (sampled >= max_sampled)
       fail("generate: only {} of {} stays passed validation after sampling {} (the bound is {} x N, "
            "[generate] max_sample_factor); rejections by reason: {}. Train longer or raise the bound.",
-           accepted.size(), n, sampled, settings.max_sample_factor, count_json(failures).dump());
+           accepted.size(), n, sampled, settings.config.max_sample_factor, count_json(failures).dump());
     int64_t need = n - static_cast<int64_t>(accepted.size());
     double accept_rate = sampled > 0 ? std::max(0.05, static_cast<double>(accepted.size()) / sampled) : 0.9;
     int64_t request = std::min(max_sampled - sampled, static_cast<int64_t>(std::ceil(need / accept_rate * 1.1)) + 1);
@@ -260,7 +320,7 @@ nlohmann::json run_generate(const GenerateArgs& args) {
       {"repaired_categorical_values", repaired},
       {"suppressed_rare_values", suppressed},
       {"suppressed_rare_item_events", suppressed_events},
-      {"invalid_events", settings.rules.drop_invalid_events ? "drop_event" : "reject_stay"},
+      {"invalid_events", settings.config.invalid_events},
       {"dropped_invalid_events_by_reason", count_json(dropped_events)},
       {"constraints",
        {{"file", constraints ? nlohmann::json(constraints_file.string()) : nlohmann::json(nullptr)},
@@ -272,20 +332,8 @@ nlohmann::json run_generate(const GenerateArgs& args) {
       {"sample_seconds", sample_seconds},
       {"decode_seconds", decode_seconds},
       {"seed", args.seed},
-      {"sampling",
-       {{"temperature", settings.sample.temperature},
-        {"time_temperature", settings.sample.time_temperature},
-        {"lift_times", settings.sample.lift_times},
-        {"top_k", settings.sample.top_k},
-        {"top_p", settings.sample.top_p},
-        {"batch_size", settings.sample.batch_size}}},
-      {"validation",
-       {{"window_minutes", settings.rules.window_minutes},
-        {"min_patients", settings.rules.min_patients},
-        {"max_edit_distance", settings.rules.max_edit_distance},
-        {"min_events", settings.rules.min_events},
-        {"max_sample_factor", settings.max_sample_factor}}},
-      {"anchor", settings.anchor},
+      {"settings", generate_settings_json(settings, args, n)},
+      {"validation", {{"window_minutes", settings.rules.window_minutes}, {"min_patients", settings.rules.min_patients}}},
       {"config", config_path.string()},
       {"inputs",
        {{"codec/model.pt", fs::exists(args.work / "codec/model.pt") ? file_crc32(args.work / "codec/model.pt") : ""},
@@ -294,7 +342,7 @@ nlohmann::json run_generate(const GenerateArgs& args) {
       {"versions", torch_runtime_info()},
   };
   write_json_atomic(out.path() / "generate.json", summary);
-  out.commit();
+  release_or_reject(out, out_path, args, config, config_path, settings, n, summary);
   log_info("generate: {} stays ({} sampled, rejection rate {:.1f}%), {} events -> {}", accepted.size(), sampled,
            100.0 * summary["rejection_rate"].get<double>(), events, out_path.string());
   return summary;
