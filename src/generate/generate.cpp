@@ -6,6 +6,7 @@
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/torch_env.h"
+#include "generate/cohort_model.h"
 #include "generate/generate_config.h"
 #include "generate/manifest.h"
 #include "generate/release.h"
@@ -16,6 +17,7 @@
 #include "ingest/config_fields.h"
 #include "ingest/csv.h"
 #include "ingest/datetime.h"
+#include "temporal/layout.h"
 #include "temporal/temporal.h"
 #include "text/dataset.h"
 
@@ -87,37 +89,71 @@ std::unordered_set<std::string> real_ids(const fs::path& work, const Config& con
   return ids;
 }
 
-// Cohort age and gender are not modelled: they are drawn from the train split, and only values
-// held by at least k patients are written verbatim (an age held by fewer is written as the middle
-// of its 5-year band; a rarer gender is left empty).
-class CohortSampler {
- public:
-  CohortSampler(const Dataset& dataset, int k) : k_(k) {
-    std::map<std::string, std::set<std::string>> gender_patients;
-    std::map<int64_t, std::set<std::string>> age_patients;
-    for (const auto& s : dataset.stays) {
-      if (s.split != kTrain) continue;
-      train_.push_back(&s);
-      gender_patients[s.gender].insert(s.patient_id);
-      age_patients[static_cast<int64_t>(std::floor(s.age))].insert(s.patient_id);
-    }
-    for (const auto& [g, p] : gender_patients) gender_ok_[g] = static_cast<int>(p.size()) >= k_;
-    for (const auto& [a, p] : age_patients) age_ok_[a] = static_cast<int>(p.size()) >= k_;
+// "gender=F,age=65-79" (either part optional) -> the sampler's conditions.
+void parse_condition(const std::string& text, std::string* gender, std::string* age_group) {
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find(',', start);
+    if (end == std::string::npos) end = text.size();
+    std::string part = text.substr(start, end - start);
+    size_t eq = part.find('=');
+    std::string key = eq == std::string::npos ? part : part.substr(0, eq);
+    std::string value = eq == std::string::npos ? "" : part.substr(eq + 1);
+    if (value.empty() || (key != "gender" && key != "age"))
+      fail("generate: --condition '{}': expected gender=VALUE and/or age=GROUP (one of {}), separated by commas",
+           text, fmt::join(temporal::kAgeGroups, ", "));
+    (key == "gender" ? *gender : *age_group) = value;
+    start = end + 1;
   }
-  void fill(SyntheticStay* stay, std::mt19937_64& rng) const {
-    if (train_.empty()) return;
-    const StayInfo& s = *train_[std::uniform_int_distribution<size_t>(0, train_.size() - 1)(rng)];
-    int64_t age = static_cast<int64_t>(std::floor(s.age));
-    stay->age = std::to_string(age_ok_.at(age) ? age : age / 5 * 5 + 2);
-    stay->gender = gender_ok_.at(s.gender) ? s.gender : "";
-  }
+}
 
- private:
-  int k_;
-  std::vector<const StayInfo*> train_;
-  std::map<std::string, bool> gender_ok_;
-  std::map<int64_t, bool> age_ok_;
+// The stays to generate, by condition (gender, age group): --condition, one condition per
+// (gender, age group) of the --like cohort's rows, or none.
+struct StayCondition {
+  std::string gender, age_group;
+  int64_t count = 0;
 };
+
+std::vector<StayCondition> stay_conditions(const GenerateArgs& args, int64_t train_stays) {
+  if (!args.like.empty() && (!args.condition.empty() || args.n > 0))
+    fail("generate: --like takes the stays and their demographics from the cohort file; drop --n and --condition");
+  if (args.like.empty()) {
+    StayCondition c;
+    c.count = args.n > 0 ? args.n : train_stays;
+    parse_condition(args.condition, &c.gender, &c.age_group);
+    return {c};
+  }
+  CsvReader csv(args.like.string());
+  const int gender = csv.column_index("gender"), age = csv.column_index("age");
+  if (gender < 0 || age < 0) fail("{}: --like needs the columns gender and age (a cohort file)", args.like.string());
+  std::map<std::pair<std::string, std::string>, int64_t> counts;
+  int64_t line = 1;
+  while (csv.next()) {
+    ++line;
+    double years = 0;
+    if (!parse_plain_number(std::string(csv.field(age)), &years))
+      fail("{}: line {}: field 'age': '{}' is not a number", args.like.string(), line, csv.field(age));
+    ++counts[{std::string(csv.field(gender)), temporal::kAgeGroups.at(static_cast<size_t>(temporal::age_group_of(years)))}];
+  }
+  std::vector<StayCondition> out;
+  for (const auto& [key, count] : counts) out.push_back({key.first, key.second, count});
+  if (out.empty()) fail("{}: --like: the cohort file has no rows", args.like.string());
+  return out;
+}
+
+// Gender and age group are the first tokens of a stay sampled by a conditioned model; the rest
+// of the row comes from the cohort model (cohort_model.h).
+void fill_cohort_row(const CohortModel& model, const temporal::SampledStays& samples, size_t s, SyntheticStay* stay,
+                     std::mt19937_64& rng) {
+  const bool conditioned = s < samples.genders.size();
+  int64_t last_minute = stay->events.empty() ? 0 : stay->events.back().minutes;
+  CohortDraw row = model.draw(conditioned ? samples.genders[s] : "", conditioned ? samples.age_groups[s] : "",
+                              last_minute, rng);
+  stay->gender = row.gender;
+  stay->age = row.age;
+  stay->intime_offset_minutes = row.intime_offset_minutes;
+  stay->length_minutes = row.length_minutes;
+}
 
 nlohmann::json count_json(const std::map<std::string, int64_t>& counts) {
   nlohmann::json j = nlohmann::json::object();
@@ -203,7 +239,9 @@ nlohmann::json run_generate(const GenerateArgs& args) {
   DbSchema schema = DbSchema::load(args.work / "real" / "train");
   int64_t train_stays = 0;
   for (const auto& s : dataset.stays) train_stays += s.split == kTrain;
-  const int64_t n = args.n > 0 ? args.n : train_stays;
+  const std::vector<StayCondition> conditions = stay_conditions(args, train_stays);
+  int64_t n = 0;
+  for (const auto& c : conditions) n += c.count;
   if (n <= 0) fail("generate: --n must be positive");
   settings.rules.window_minutes = schema.window_hours * 60;
   ValidationRules rules =
@@ -229,7 +267,8 @@ nlohmann::json run_generate(const GenerateArgs& args) {
   IdMinter stay_ids(real_ids(args.work, config, "stay_id", cohort.stay_id));
   IdMinter patient_ids(real_ids(args.work, config, "patient_id", cohort.patient_id));
   IdMinter admission_ids(real_ids(args.work, config, "admission_id", cohort.admission_id));
-  CohortSampler cohort_sampler(dataset, config.dataset.min_patients_for_token);
+  CohortModel cohort_model(args.work / "real" / "train" / kCohortFile, schema.time_kind, writer.anchor_seconds,
+                           config.dataset.min_patients_for_token);
   EventGrammar grammar(dataset.vocab, dataset.columns, dataset.decimals(), constraints ? &*constraints : nullptr);
   std::mt19937_64 rng(args.seed ^ 0x9e3779b97f4a7c15ULL);
 
@@ -241,17 +280,21 @@ nlohmann::json run_generate(const GenerateArgs& args) {
   int64_t sampled = 0, unchecked = 0, repaired = 0, suppressed = 0, suppressed_events = 0, rounds = 0;
   double sample_seconds = 0, decode_seconds = 0;
   Progress progress("generate", n, "stays");
-  while (static_cast<int64_t>(accepted.size()) < n) {
+  for (const StayCondition& condition : conditions) {
+  const int64_t goal = static_cast<int64_t>(accepted.size()) + condition.count;
+  while (static_cast<int64_t>(accepted.size()) < goal) {
     if (sampled >= max_sampled)
       fail("generate: only {} of {} stays passed validation after sampling {} (the bound is {} x N, "
            "[generate] max_sample_factor); rejections by reason: {}. Train longer or raise the bound.",
            accepted.size(), n, sampled, settings.config.max_sample_factor, count_json(failures).dump());
-    int64_t need = n - static_cast<int64_t>(accepted.size());
+    int64_t need = goal - static_cast<int64_t>(accepted.size());
     double accept_rate = sampled > 0 ? std::max(0.05, static_cast<double>(accepted.size()) / sampled) : 0.9;
     int64_t request = std::min(max_sampled - sampled, static_cast<int64_t>(std::ceil(need / accept_rate * 1.1)) + 1);
 
     temporal::SampleOptions options = settings.sample;
     options.n = request;
+    options.gender = condition.gender;
+    options.age_group = condition.age_group;
     options.seed = args.seed + 1000003ULL * static_cast<uint64_t>(rounds++);
     auto t0 = Clock::now();
     temporal::SampledStays samples = temporal::sample_stays(args.work, options);
@@ -267,7 +310,7 @@ nlohmann::json run_generate(const GenerateArgs& args) {
 
     size_t n_stays = samples.stay_offsets.empty() ? 0 : samples.stay_offsets.size() - 1;
     for (size_t s = 0; s < n_stays; ++s) {
-      if (static_cast<int64_t>(accepted.size()) >= n) {
+      if (static_cast<int64_t>(accepted.size()) >= goal) {
         unchecked += static_cast<int64_t>(n_stays - s);
         break;
       }
@@ -294,10 +337,11 @@ nlohmann::json run_generate(const GenerateArgs& args) {
       stay.stay_id = stay_ids.id(index);
       stay.patient_id = patient_ids.id(index);
       stay.admission_id = admission_ids.id(index);
-      cohort_sampler.fill(&stay, rng);
+      fill_cohort_row(cohort_model, samples, s, &stay, rng);
       accepted.push_back(std::move(stay));
       progress.advance();
     }
+  }
   }
   progress.finish();
 

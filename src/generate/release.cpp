@@ -4,6 +4,7 @@
 #include "common/log.h"
 #include "evaluate/resample.h"
 #include "evaluate/utility.h"
+#include "generate/validate.h"
 #include "ingest/config_fields.h"
 
 #include <fmt/format.h>
@@ -72,6 +73,13 @@ struct KRuleCount {
   }
 };
 
+// A number written in a text column (MIMIC-IV labevents.value beside valuenum) is a measurement,
+// range-checked like the numeric columns, not a string that can single out a patient.
+bool is_number(const std::string& text) {
+  double unused;
+  return parse_plain_number(text, &unused);
+}
+
 KRuleCount check_k_rule(const Database& train, const Database& candidate, const eval::StringPool& pool, int k) {
   KRuleCount count;
   const auto patient = patient_numbers(train);
@@ -88,7 +96,7 @@ KRuleCount check_k_rule(const Database& train, const Database& candidate, const 
         if (real_column.ids[r] >= 0) pairs.push_back({real_column.ids[r], patient[static_cast<size_t>(real.stay[r])]});
       auto holders = patients_per_value(pairs);
       for (int32_t id : column.ids) {
-        if (id < 0) continue;
+        if (id < 0 || (column.type == ColumnType::kText && is_number(pool.str(id)))) continue;
         auto it = holders.find(id);
         count.add(it == holders.end() ? 0 : it->second, k, fmt::format("{}.{} = '{}'", t.name(), column.name, pool.str(id)));
       }
@@ -130,6 +138,16 @@ double number_or_nan(const nlohmann::json& j, const char* key) {
   return it != j.end() && it->is_number() ? it->get<double>() : NAN;
 }
 
+// How far the DCR share may exceed its exchangeable reference: the margin, or two standard errors
+// of a share over the scored synthetic patients when that is wider (8 patients: 0.29 at a 0.79
+// reference), so that a small database is not rejected for noise.
+double dcr_tolerance(double margin, double expected, const nlohmann::json& privacy) {
+  double n = 0;
+  if (privacy.contains("patients")) n = privacy["patients"].value("other", 0.0);
+  if (n <= 0 || std::isnan(expected)) return margin;
+  return std::max(margin, 2.0 * std::sqrt(expected * (1 - expected) / n));
+}
+
 }  // namespace
 
 GateResult check_release_gate(const fs::path& real, const fs::path& candidate, const ReleaseConfig& release,
@@ -160,10 +178,11 @@ GateResult check_release_gate(const fs::path& real, const fs::path& candidate, c
   require(!std::isnan(copies) && copies <= release.max_exact_stay_copies,
           fmt::format("exact stay copies: {:.4f} of the synthetic stays equal a train stay (at most {} allowed)", copies,
                       release.max_exact_stay_copies));
-  require(!std::isnan(share) && share <= expected + release.dcr_share_margin,
-          fmt::format("DCR share {:.3f} is above the exchangeable reference {:.3f} + margin {} (patients closer to "
+  const double tolerance = dcr_tolerance(release.dcr_share_margin, expected, privacy);
+  require(!std::isnan(share) && share <= expected + tolerance,
+          fmt::format("DCR share {:.3f} is above the exchangeable reference {:.3f} + {:.3f} (patients closer to "
                       "train than to the holdout)",
-                      share, expected, release.dcr_share_margin));
+                      share, expected, tolerance));
   require(!std::isnan(auc) && auc <= release.max_mia_auc,
           fmt::format("membership attack AUC {:.3f} is above {}", auc, release.max_mia_auc));
   if (release.k_rule)
@@ -173,6 +192,7 @@ GateResult check_release_gate(const fs::path& real, const fs::path& candidate, c
   result.figures = {{"exact_stay_copies", privacy.value("exact_stay_copies", nlohmann::json())},
                     {"dcr_share", privacy.value("dcr_share", nlohmann::json())},
                     {"dcr_share_expected", privacy.value("dcr_share_expected", nlohmann::json())},
+                    {"dcr_share_tolerance", tolerance},
                     {"mia_auc", privacy.value("mia_auc", nlohmann::json())},
                     {"k", k},
                     {"k_rule", {{"values_checked", rare.values_checked},
