@@ -99,7 +99,9 @@ void parse_condition(const std::string& text, std::string* gender, std::string* 
     size_t eq = part.find('=');
     std::string key = eq == std::string::npos ? part : part.substr(0, eq);
     std::string value = eq == std::string::npos ? "" : part.substr(eq + 1);
-    if (value.empty() || (key != "gender" && key != "age"))
+    const auto& groups = temporal::kAgeGroups;
+    if (value.empty() || (key != "gender" && key != "age") ||
+        (key == "age" && std::find(groups.begin(), groups.end(), value) == groups.end()))
       fail("generate: --condition '{}': expected gender=VALUE and/or age=GROUP (one of {}), separated by commas",
            text, fmt::join(temporal::kAgeGroups, ", "));
     (key == "gender" ? *gender : *age_group) = value;
@@ -139,6 +141,22 @@ std::vector<StayCondition> stay_conditions(const GenerateArgs& args, int64_t tra
   for (const auto& [key, count] : counts) out.push_back({key.first, key.second, count});
   if (out.empty()) fail("{}: --like: the cohort file has no rows", args.like.string());
   return out;
+}
+
+// Requested against written demographics of the stays generated for one condition (the written
+// gender is empty when fewer than k train patients hold it).
+nlohmann::json requested_against_written(const StayCondition& condition, const std::vector<SyntheticStay>& stays,
+                                         size_t first) {
+  int64_t gender_match = 0, age_match = 0;
+  for (size_t i = first; i < stays.size(); ++i) {
+    gender_match += condition.gender.empty() || stays[i].gender == condition.gender;
+    double age = 0;
+    age_match += condition.age_group.empty() ||
+                 (parse_plain_number(stays[i].age, &age) &&
+                  temporal::kAgeGroups.at(static_cast<size_t>(temporal::age_group_of(age))) == condition.age_group);
+  }
+  return {{"gender", condition.gender}, {"age_group", condition.age_group}, {"requested", condition.count},
+          {"written", stays.size() - first}, {"gender_matches", gender_match}, {"age_group_matches", age_match}};
 }
 
 // Gender and age group are the first tokens of a stay sampled by a conditioned model; the rest
@@ -280,7 +298,9 @@ nlohmann::json run_generate(const GenerateArgs& args) {
   int64_t sampled = 0, unchecked = 0, repaired = 0, suppressed = 0, suppressed_events = 0, rounds = 0;
   double sample_seconds = 0, decode_seconds = 0;
   Progress progress("generate", n, "stays");
+  nlohmann::json condition_report = nlohmann::json::array();
   for (const StayCondition& condition : conditions) {
+  const size_t first = accepted.size();
   const int64_t goal = static_cast<int64_t>(accepted.size()) + condition.count;
   while (static_cast<int64_t>(accepted.size()) < goal) {
     if (sampled >= max_sampled)
@@ -342,6 +362,7 @@ nlohmann::json run_generate(const GenerateArgs& args) {
       progress.advance();
     }
   }
+  condition_report.push_back(requested_against_written(condition, accepted, first));
   }
   progress.finish();
 
@@ -377,6 +398,7 @@ nlohmann::json run_generate(const GenerateArgs& args) {
       {"decode_seconds", decode_seconds},
       {"seed", args.seed},
       {"settings", generate_settings_json(settings, args, n)},
+      {"conditions", condition_report},
       {"validation", {{"window_minutes", settings.rules.window_minutes}, {"min_patients", settings.rules.min_patients}}},
       {"config", config_path.string()},
       {"inputs",
