@@ -300,69 +300,69 @@ nlohmann::json run_generate(const GenerateArgs& args) {
   Progress progress("generate", n, "stays");
   nlohmann::json condition_report = nlohmann::json::array();
   for (const StayCondition& condition : conditions) {
-  const size_t first = accepted.size();
-  const int64_t goal = static_cast<int64_t>(accepted.size()) + condition.count;
-  while (static_cast<int64_t>(accepted.size()) < goal) {
-    if (sampled >= max_sampled)
-      fail("generate: only {} of {} stays passed validation after sampling {} (the bound is {} x N, "
-           "[generate] max_sample_factor); rejections by reason: {}. Train longer or raise the bound.",
-           accepted.size(), n, sampled, settings.config.max_sample_factor, count_json(failures).dump());
-    int64_t need = goal - static_cast<int64_t>(accepted.size());
-    double accept_rate = sampled > 0 ? std::max(0.05, static_cast<double>(accepted.size()) / sampled) : 0.9;
-    int64_t request = std::min(max_sampled - sampled, static_cast<int64_t>(std::ceil(need / accept_rate * 1.1)) + 1);
+    const size_t first = accepted.size();
+    const int64_t goal = static_cast<int64_t>(accepted.size()) + condition.count;
+    while (static_cast<int64_t>(accepted.size()) < goal) {
+      if (sampled >= max_sampled)
+        fail("generate: only {} of {} stays passed validation after sampling {} (the bound is {} x N, "
+             "[generate] max_sample_factor); rejections by reason: {}. Train longer or raise the bound.",
+             accepted.size(), n, sampled, settings.config.max_sample_factor, count_json(failures).dump());
+      int64_t need = goal - static_cast<int64_t>(accepted.size());
+      double accept_rate = sampled > 0 ? std::max(0.05, static_cast<double>(accepted.size()) / sampled) : 0.9;
+      int64_t request = std::min(max_sampled - sampled, static_cast<int64_t>(std::ceil(need / accept_rate * 1.1)) + 1);
 
-    temporal::SampleOptions options = settings.sample;
-    options.n = request;
-    options.gender = condition.gender;
-    options.age_group = condition.age_group;
-    options.seed = args.seed + 1000003ULL * static_cast<uint64_t>(rounds++);
-    auto t0 = Clock::now();
-    temporal::SampledStays samples = temporal::sample_stays(args.work, options);
-    sample_seconds += seconds_since(t0);
-    size_t n_events = samples.event_minutes.size();
-    auto t1 = Clock::now();
-    codec::DecodedTokens decoded =
-        codec::decode_codes(args.work, samples.codes, n_events, grammar, args.device, args.threads);
-    decode_seconds += seconds_since(t1);
-    const size_t L = static_cast<size_t>(decoded.tokens_per_event);
-    if (n_events > 0 && decoded.tokens.size() != n_events * L)
-      fail("generate: the codec decoded {} tokens for {} events of {} tokens", decoded.tokens.size(), n_events, L);
+      temporal::SampleOptions options = settings.sample;
+      options.n = request;
+      options.gender = condition.gender;
+      options.age_group = condition.age_group;
+      options.seed = args.seed + 1000003ULL * static_cast<uint64_t>(rounds++);
+      auto t0 = Clock::now();
+      temporal::SampledStays samples = temporal::sample_stays(args.work, options);
+      sample_seconds += seconds_since(t0);
+      size_t n_events = samples.event_minutes.size();
+      auto t1 = Clock::now();
+      codec::DecodedTokens decoded =
+          codec::decode_codes(args.work, samples.codes, n_events, grammar, args.device, args.threads);
+      decode_seconds += seconds_since(t1);
+      const size_t L = static_cast<size_t>(decoded.tokens_per_event);
+      if (n_events > 0 && decoded.tokens.size() != n_events * L)
+        fail("generate: the codec decoded {} tokens for {} events of {} tokens", decoded.tokens.size(), n_events, L);
 
-    size_t n_stays = samples.stay_offsets.empty() ? 0 : samples.stay_offsets.size() - 1;
-    for (size_t s = 0; s < n_stays; ++s) {
-      if (static_cast<int64_t>(accepted.size()) >= goal) {
-        unchecked += static_cast<int64_t>(n_stays - s);
-        break;
+      size_t n_stays = samples.stay_offsets.empty() ? 0 : samples.stay_offsets.size() - 1;
+      for (size_t s = 0; s < n_stays; ++s) {
+        if (static_cast<int64_t>(accepted.size()) >= goal) {
+          unchecked += static_cast<int64_t>(n_stays - s);
+          break;
+        }
+        ++sampled;
+        SyntheticStay stay;
+        for (uint64_t e = samples.stay_offsets[s]; e < samples.stay_offsets[s + 1]; ++e)
+          stay.events.push_back({samples.event_minutes[e],
+                                 dataset.vocab.decode_event(&decoded.tokens[e * L], &decoded.types[e * L], L)});
+        StayVerdict verdict = rules.check_stay(stay.events);
+        for (const auto& [reason, count] : verdict.dropped_invalid_events) dropped_events[reason] += count;
+        for (const auto& [kind, count] : verdict.rule_violations) rule_violations[kind] += count;
+        for (const auto& [kind, count] : verdict.rule_repairs) rule_repairs[kind] += count;
+        if (!verdict.ok && verdict.reason == Failure::kRuleViolation) ++rule_rejections[verdict.rule_kind];
+        if (!verdict.ok) {
+          std::string reason = failure_name(verdict.reason);
+          ++failures[reason];
+          if (failure_examples_seen[reason]++ < 3) failure_examples[reason].push_back(verdict.detail);
+          continue;
+        }
+        repaired += verdict.repaired_values;
+        suppressed += verdict.suppressed_values;
+        suppressed_events += verdict.suppressed_events;
+        uint64_t index = accepted.size();
+        stay.stay_id = stay_ids.id(index);
+        stay.patient_id = patient_ids.id(index);
+        stay.admission_id = admission_ids.id(index);
+        fill_cohort_row(cohort_model, samples, s, &stay, rng);
+        accepted.push_back(std::move(stay));
+        progress.advance();
       }
-      ++sampled;
-      SyntheticStay stay;
-      for (uint64_t e = samples.stay_offsets[s]; e < samples.stay_offsets[s + 1]; ++e)
-        stay.events.push_back({samples.event_minutes[e],
-                               dataset.vocab.decode_event(&decoded.tokens[e * L], &decoded.types[e * L], L)});
-      StayVerdict verdict = rules.check_stay(stay.events);
-      for (const auto& [reason, count] : verdict.dropped_invalid_events) dropped_events[reason] += count;
-      for (const auto& [kind, count] : verdict.rule_violations) rule_violations[kind] += count;
-      for (const auto& [kind, count] : verdict.rule_repairs) rule_repairs[kind] += count;
-      if (!verdict.ok && verdict.reason == Failure::kRuleViolation) ++rule_rejections[verdict.rule_kind];
-      if (!verdict.ok) {
-        std::string reason = failure_name(verdict.reason);
-        ++failures[reason];
-        if (failure_examples_seen[reason]++ < 3) failure_examples[reason].push_back(verdict.detail);
-        continue;
-      }
-      repaired += verdict.repaired_values;
-      suppressed += verdict.suppressed_values;
-      suppressed_events += verdict.suppressed_events;
-      uint64_t index = accepted.size();
-      stay.stay_id = stay_ids.id(index);
-      stay.patient_id = patient_ids.id(index);
-      stay.admission_id = admission_ids.id(index);
-      fill_cohort_row(cohort_model, samples, s, &stay, rng);
-      accepted.push_back(std::move(stay));
-      progress.advance();
     }
-  }
-  condition_report.push_back(requested_against_written(condition, accepted, first));
+    condition_report.push_back(requested_against_written(condition, accepted, first));
   }
   progress.finish();
 

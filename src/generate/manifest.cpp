@@ -75,14 +75,14 @@ nlohmann::json write_manifest(const fs::path& dir, const ManifestInputs& inputs)
   std::string config_text = read_file(inputs.config_path);
   nlohmann::json raw = nlohmann::json::object();
   for (const auto& f : inputs.raw_files)
-    if (!f.empty()) raw[f.string()] = file_sha256(f);
+    if (!f.empty()) raw[fs::absolute(f).string()] = file_sha256(f);
   nlohmann::json models = nlohmann::json::object();
   for (const char* model : {"codec/model.pt", "temporal/model.pt"})
     if (fs::exists(inputs.work / model)) models[model] = file_sha256(inputs.work / model);
   nlohmann::json manifest = {
       {"format", kFormat},
       {"versions", build_versions()},
-      {"config", {{"path", inputs.config_path.string()}, {"sha256", file_sha256(inputs.config_path)}, {"text", config_text}}},
+      {"config", {{"path", fs::absolute(inputs.config_path).string()}, {"sha256", file_sha256(inputs.config_path)}, {"text", config_text}}},
       {"settings", inputs.settings},
       {"release", inputs.release},
       {"gate", inputs.gate},
