@@ -25,6 +25,13 @@ void add_generate_command(CLI::App& app) {
   auto* t = cmd->add_option("--temperature", *temperature, "sampling temperature (default: [generate] temperature)");
   auto* k = cmd->add_option("--top-k", *top_k, "top-k sampling (default: [generate] top_k)");
   auto* p = cmd->add_option("--top-p", *top_p, "nucleus sampling (default: [generate] top_p)");
+  cmd->add_option("--condition", args->condition,
+                  "only stays of these demographics, e.g. \"gender=F,age=65-79\" (age groups 18-44, 45-64, 65-79, "
+                  "80+; a model trained with [temporal] condition = true)");
+  cmd->add_option("--like", args->like,
+                  "one stay per row of this cohort file (e.g. WORK/real/test/cohort.csv.gz), with its gender and age group");
+  cmd->add_flag("--no-gate", args->no_gate,
+                "write OUT without the release gate ([release]); recorded in OUT/MANIFEST.json");
   cmd->add_flag("--quiet", *quiet, "no progress output");
   cmd->callback([=] {
     set_quiet(*quiet);

@@ -26,7 +26,7 @@ int main(int argc, char** argv) {
 
   CLI::App app{"rawmed " RAWMED_VERSION ": synthetic multi-table EHR generation (RawMed)"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", RAWMED_VERSION);
+  app.set_version_flag("--version", RAWMED_VERSION " (" RAWMED_GIT_DESCRIBE ")");
   rawmed::cli::add_prepare_command(app);
   rawmed::cli::add_train_command(app);
   rawmed::cli::add_sample_command(app);
@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
   rawmed::cli::add_baseline_command(app);
   rawmed::cli::add_run_command(app);
   rawmed::cli::add_publish_command(app);
+  rawmed::cli::add_verify_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

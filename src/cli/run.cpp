@@ -41,6 +41,7 @@ struct RunArgs {
   std::string device = "cpu";
   bool quiet = false;
   bool force = false;
+  bool no_gate = false;
   double max_train_minutes = 0;  // per training stage; 0: the preset's own limits
   double codec_minutes = -1;     // >= 0: overrides max_train_minutes for that stage
   double temporal_minutes = -1;
@@ -118,7 +119,7 @@ void run_pipeline(const RunArgs& args) {
 
   // Prepare's inputs: the config without the stage sections, and every raw file it reads.
   toml::table dataset_part = config.root;
-  for (const char* section : {"codec", "temporal", "generate", "evaluate"}) dataset_part.erase(section);
+  for (const char* section : {"codec", "temporal", "generate", "evaluate", "release"}) dataset_part.erase(section);
   nlohmann::json raw_files = nlohmann::json::object();
   const DatasetSpec& spec = config.dataset;
   auto add_raw = [&](const fs::path& f) {
@@ -136,7 +137,8 @@ void run_pipeline(const RunArgs& args) {
       "dataset/columns.json", "real/train/schema.json", "real/test/schema.json"};
   const std::vector<std::string> codec_out = {"codec/model.pt", "codec/codes.bin"};
   const std::vector<std::string> temporal_out = {"temporal/model.pt"};
-  const std::vector<std::string> generate_out = {"synthetic/generate.json", "synthetic/cohort.csv.gz"};
+  const std::vector<std::string> generate_out = {"synthetic/generate.json", "synthetic/cohort.csv.gz",
+                                                 "synthetic/MANIFEST.json"};
   const std::vector<std::string> evaluate_out = {"report/metrics.json"};
   auto section = [&](const char* name) { return toml_text(config_section(config, name)); };
 
@@ -158,7 +160,8 @@ void run_pipeline(const RunArgs& args) {
                     [&] { temporal::run_training(temporal_train); },
                     &temporal_train});
   stages.push_back({"generate",
-                    {{"section", section("generate")}, {"n", args.n}, {"seed", args.seed}},
+                    {{"section", section("generate")}, {"release", section("release")}, {"n", args.n}, {"seed", args.seed},
+                     {"no_gate", args.no_gate}},
                     generate_out,
                     [&] {
                       generate::GenerateArgs g;
@@ -167,6 +170,7 @@ void run_pipeline(const RunArgs& args) {
                       g.seed = args.seed;
                       g.device = args.device;
                       g.threads = args.threads;
+                      g.no_gate = args.no_gate;
                       generate::run_generate(g);
                     }});
   stages.push_back({"evaluate",
@@ -250,6 +254,7 @@ void add_run_command(CLI::App& app) {
       ->check(CLI::Range(0.0, 1e6));
   cmd->add_option("--out", args->out, "also publish the synthetic database to postgresql://...?schema=NAME or sqlite:FILE");
   cmd->add_flag("--force", args->force, "rerun every stage even when up to date");
+  cmd->add_flag("--no-gate", args->no_gate, "generate without the release gate (recorded in synthetic/MANIFEST.json)");
   cmd->add_flag("--quiet", args->quiet, "no progress output");
   cmd->callback([args] {
     set_quiet(args->quiet);

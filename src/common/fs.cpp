@@ -76,15 +76,17 @@ AtomicDir::~AtomicDir() {
   }
 }
 
-void AtomicDir::commit() {
-  fs::path old = final_;
+void AtomicDir::commit() { commit_as(final_); }
+
+void AtomicDir::commit_as(const fs::path& final_path) {
+  fs::path old = final_path;
   old += ".old-" + std::to_string(::getpid());
-  const bool had_previous = fs::exists(final_);
-  if (had_previous) fs::rename(final_, old);
+  const bool had_previous = fs::exists(final_path);
+  if (had_previous) fs::rename(final_path, old);
   try {
-    fs::rename(tmp_, final_);
+    fs::rename(tmp_, final_path);
   } catch (...) {
-    if (had_previous) fs::rename(old, final_);  // never leave the previous output only under a temporary name
+    if (had_previous) fs::rename(old, final_path);  // never leave the previous output only under a temporary name
     throw;
   }
   fs::remove_all(old);

@@ -28,6 +28,8 @@ class AtomicDir {
   const fs::path& path() const { return tmp_; }
   // Replaces any existing `final` folder.
   void commit();
+  // Renames the folder to `other` instead (same file system), replacing any folder there.
+  void commit_as(const fs::path& other);
 
  private:
   fs::path final_, tmp_;

@@ -6,15 +6,24 @@
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/torch_env.h"
+#include "generate/cohort_model.h"
+#include "generate/generate_config.h"
+#include "generate/manifest.h"
+#include "generate/release.h"
 #include "generate/validate.h"
 #include "generate/writer.h"
+#include "evaluate/evaluate.h"
 #include "ingest/config.h"
+#include "ingest/config_fields.h"
 #include "ingest/csv.h"
 #include "ingest/datetime.h"
 #include "ingest/db_location.h"
 #include "ingest/db_tables.h"
+#include "temporal/layout.h"
 #include "temporal/temporal.h"
 #include "text/dataset.h"
+
+#include <functional>
 
 #include <algorithm>
 #include <cmath>
@@ -27,40 +36,30 @@ namespace rawmed::generate {
 namespace {
 
 struct Settings {
+  GenerateConfig config;
   temporal::SampleOptions sample;
-  double max_sample_factor = 10;  // give up after sampling this many times N stays
   RuleOptions rules;
-  std::string anchor = "2100-01-01 00:00:00";
 };
 
 Settings read_settings(const Config& config, const GenerateArgs& args) {
-  const toml::table& g = config_section(config, "generate");
-  const auto& file = config.path;
-  check_keys(g, {"temperature", "time_temperature", "lift_times", "top_k", "top_p", "batch_size", "max_sample_factor",
-                 "max_edit_distance", "min_events", "anchor", "invalid_events"},
-             "generate", file);
   Settings s;
-  s.sample.temperature = args.temperature.value_or(get_double(g, "temperature", 1.0, "generate", file));
-  s.sample.time_temperature = get_double(g, "time_temperature", 0.0, "generate", file);
-  s.sample.lift_times = get_bool(g, "lift_times", true, "generate", file);
-  s.sample.top_k = args.top_k.value_or(static_cast<int>(get_int(g, "top_k", 250, "generate", file)));
-  s.sample.top_p = args.top_p.value_or(get_double(g, "top_p", 1.0, "generate", file));
-  s.sample.batch_size = static_cast<int>(get_int(g, "batch_size", 64, "generate", file));
+  GenerateConfig& g = s.config;
+  g = GenerateConfig::from_config(config);
+  if (args.temperature) g.temperature = *args.temperature;
+  if (args.top_k) g.top_k = *args.top_k;
+  if (args.top_p) g.top_p = *args.top_p;
+  s.sample.temperature = g.temperature;
+  s.sample.time_temperature = g.time_temperature;
+  s.sample.lift_times = g.lift_times;
+  s.sample.top_k = g.top_k;
+  s.sample.top_p = g.top_p;
+  s.sample.batch_size = g.batch_size;
   s.sample.device = args.device;
   s.sample.threads = args.threads;
-  s.max_sample_factor = get_double(g, "max_sample_factor", 10.0, "generate", file);
-  s.rules.max_edit_distance = get_double(g, "max_edit_distance", 0.25, "generate", file);
-  s.rules.min_events = static_cast<int>(get_int(g, "min_events", config.dataset.min_events, "generate", file));
+  s.rules.max_edit_distance = g.max_edit_distance;
+  s.rules.min_events = g.min_events;
   s.rules.min_patients = config.dataset.min_patients_for_token;
-  s.anchor = get_string(g, "anchor", s.anchor, "generate", file);
-  std::string invalid = get_string(g, "invalid_events", "reject_stay", "generate", file);
-  if (invalid != "reject_stay" && invalid != "drop_event")
-    fail("{}: 'generate.invalid_events' must be \"reject_stay\" or \"drop_event\", not \"{}\"", file.string(), invalid);
-  s.rules.drop_invalid_events = invalid == "drop_event";
-  if (s.max_sample_factor < 1) fail("{}: 'generate.max_sample_factor' must be at least 1", file.string());
-  if (s.rules.max_edit_distance < 0 || s.rules.max_edit_distance >= 1)
-    fail("{}: 'generate.max_edit_distance' must be in [0, 1)", file.string());
-  if (!parse_datetime(s.anchor)) fail("{}: 'generate.anchor' is not a datetime: '{}'", file.string(), s.anchor);
+  s.rules.drop_invalid_events = g.invalid_events == "drop_event";
   return s;
 }
 
@@ -94,42 +93,161 @@ std::unordered_set<std::string> real_ids(const fs::path& work, const Config& con
   return ids;
 }
 
-// Cohort age and gender are not modelled: they are drawn from the train split, and only values
-// held by at least k patients are written verbatim (an age held by fewer is written as the middle
-// of its 5-year band; a rarer gender is left empty).
-class CohortSampler {
- public:
-  CohortSampler(const Dataset& dataset, int k) : k_(k) {
-    std::map<std::string, std::set<std::string>> gender_patients;
-    std::map<int64_t, std::set<std::string>> age_patients;
-    for (const auto& s : dataset.stays) {
-      if (s.split != kTrain) continue;
-      train_.push_back(&s);
-      gender_patients[s.gender].insert(s.patient_id);
-      age_patients[static_cast<int64_t>(std::floor(s.age))].insert(s.patient_id);
-    }
-    for (const auto& [g, p] : gender_patients) gender_ok_[g] = static_cast<int>(p.size()) >= k_;
-    for (const auto& [a, p] : age_patients) age_ok_[a] = static_cast<int>(p.size()) >= k_;
+// "gender=F,age=65-79" (either part optional) -> the sampler's conditions.
+void parse_condition(const std::string& text, std::string* gender, std::string* age_group) {
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find(',', start);
+    if (end == std::string::npos) end = text.size();
+    std::string part = text.substr(start, end - start);
+    size_t eq = part.find('=');
+    std::string key = eq == std::string::npos ? part : part.substr(0, eq);
+    std::string value = eq == std::string::npos ? "" : part.substr(eq + 1);
+    const auto& groups = temporal::kAgeGroups;
+    if (value.empty() || (key != "gender" && key != "age") ||
+        (key == "age" && std::find(groups.begin(), groups.end(), value) == groups.end()))
+      fail("generate: --condition '{}': expected gender=VALUE and/or age=GROUP (one of {}), separated by commas",
+           text, fmt::join(temporal::kAgeGroups, ", "));
+    (key == "gender" ? *gender : *age_group) = value;
+    start = end + 1;
   }
-  void fill(SyntheticStay* stay, std::mt19937_64& rng) const {
-    if (train_.empty()) return;
-    const StayInfo& s = *train_[std::uniform_int_distribution<size_t>(0, train_.size() - 1)(rng)];
-    int64_t age = static_cast<int64_t>(std::floor(s.age));
-    stay->age = std::to_string(age_ok_.at(age) ? age : age / 5 * 5 + 2);
-    stay->gender = gender_ok_.at(s.gender) ? s.gender : "";
-  }
+}
 
- private:
-  int k_;
-  std::vector<const StayInfo*> train_;
-  std::map<std::string, bool> gender_ok_;
-  std::map<int64_t, bool> age_ok_;
+// The stays to generate, by condition (gender, age group): --condition, one condition per
+// (gender, age group) of the --like cohort's rows, or none.
+struct StayCondition {
+  std::string gender, age_group;
+  int64_t count = 0;
 };
+
+std::vector<StayCondition> stay_conditions(const GenerateArgs& args, int64_t train_stays) {
+  if (!args.like.empty() && (!args.condition.empty() || args.n > 0))
+    fail("generate: --like takes the stays and their demographics from the cohort file; drop --n and --condition");
+  if (args.like.empty()) {
+    StayCondition c;
+    c.count = args.n > 0 ? args.n : train_stays;
+    parse_condition(args.condition, &c.gender, &c.age_group);
+    return {c};
+  }
+  CsvReader csv(args.like.string());
+  const int gender = csv.column_index("gender"), age = csv.column_index("age");
+  if (gender < 0 || age < 0) fail("{}: --like needs the columns gender and age (a cohort file)", args.like.string());
+  std::map<std::pair<std::string, std::string>, int64_t> counts;
+  int64_t line = 1;
+  while (csv.next()) {
+    ++line;
+    double years = 0;
+    if (!parse_plain_number(std::string(csv.field(age)), &years))
+      fail("{}: line {}: field 'age': '{}' is not a number", args.like.string(), line, csv.field(age));
+    ++counts[{std::string(csv.field(gender)), temporal::kAgeGroups.at(static_cast<size_t>(temporal::age_group_of(years)))}];
+  }
+  std::vector<StayCondition> out;
+  for (const auto& [key, count] : counts) out.push_back({key.first, key.second, count});
+  if (out.empty()) fail("{}: --like: the cohort file has no rows", args.like.string());
+  return out;
+}
+
+// Requested against written demographics of the stays generated for one condition (the written
+// gender is empty when fewer than k train patients hold it).
+nlohmann::json requested_against_written(const StayCondition& condition, const std::vector<SyntheticStay>& stays,
+                                         size_t first) {
+  int64_t gender_match = 0, age_match = 0;
+  for (size_t i = first; i < stays.size(); ++i) {
+    gender_match += condition.gender.empty() || stays[i].gender == condition.gender;
+    double age = 0;
+    age_match += condition.age_group.empty() ||
+                 (parse_plain_number(stays[i].age, &age) &&
+                  temporal::kAgeGroups.at(static_cast<size_t>(temporal::age_group_of(age))) == condition.age_group);
+  }
+  return {{"gender", condition.gender}, {"age_group", condition.age_group}, {"requested", condition.count},
+          {"written", stays.size() - first}, {"gender_matches", gender_match}, {"age_group_matches", age_match}};
+}
+
+// Gender and age group are the first tokens of a stay sampled by a conditioned model; the rest
+// of the row comes from the cohort model (cohort_model.h).
+void fill_cohort_row(const CohortModel& model, const temporal::SampledStays& samples, size_t s, SyntheticStay* stay,
+                     std::mt19937_64& rng) {
+  const bool conditioned = s < samples.genders.size();
+  int64_t last_minute = stay->events.empty() ? 0 : stay->events.back().minutes;
+  CohortDraw row = model.draw(conditioned ? samples.genders[s] : "", conditioned ? samples.age_groups[s] : "",
+                              last_minute, rng);
+  stay->gender = row.gender;
+  stay->age = row.age;
+  stay->intime_offset_minutes = row.intime_offset_minutes;
+  stay->length_minutes = row.length_minutes;
+}
 
 nlohmann::json count_json(const std::map<std::string, int64_t>& counts) {
   nlohmann::json j = nlohmann::json::object();
   for (const auto& [k, v] : counts) j[k] = v;
   return j;
+}
+
+nlohmann::json generate_settings_json(const Settings& settings, const GenerateArgs& args, int64_t n) {
+  nlohmann::json out = fields_to_json(settings.config);
+  out["n"] = n;
+  out["seed"] = args.seed;
+  out["device"] = args.device;
+  return out;
+}
+
+fs::path rejected_path(const fs::path& out) {
+  fs::path p = out;
+  p += ".rejected";
+  return p;
+}
+
+// The release gate, then MANIFEST.json, then the rename: to OUT when the gate passes (or is off),
+// to OUT.rejected with REJECTED.json otherwise (an error: the exit code is non-zero).
+// `put_in_place` puts a database that passed the gate in place (renames the folder, or loads it into a database).
+void release_or_reject(AtomicDir& out, const fs::path& out_path, const GenerateArgs& args, const Config& config,
+                       const fs::path& config_path, const Settings& settings, int64_t n, nlohmann::json& summary,
+                       const std::function<void(AtomicDir&)>& put_in_place) {
+  ReleaseConfig release = ReleaseConfig::from_config(config);
+  const bool gate_on = release.gate && !args.no_gate;
+  nlohmann::json gate = {{"enabled", gate_on}};
+  if (!gate_on) gate["disabled_by"] = args.no_gate ? "--no-gate" : "[release] gate = false";
+  GateResult verdict;
+  if (gate_on) {
+    auto t0 = Clock::now();
+    eval::EvalConfig eval = eval::EvalConfig::from_config(config);
+    eval.seed = args.seed;
+    eval.threads = args.threads;
+    verdict = check_release_gate(args.work / "real", out.path(), release, eval, config.dataset.min_patients_for_token);
+    gate.update(verdict.to_json());
+    gate["seconds"] = seconds_since(t0);
+  }
+  summary["release_gate"] = gate;
+  write_json_atomic(out.path() / "generate.json", summary);
+  if (!verdict.passed) write_json_atomic(out.path() / "REJECTED.json", {{"reasons", verdict.reasons}, {"gate", gate}});
+
+  ManifestInputs manifest;
+  manifest.work = args.work;
+  manifest.config_path = config_path;
+  const DatasetSpec& spec = config.dataset;
+  manifest.raw_files = {spec.cohort.stays_file, spec.cohort.patients_file};
+  for (const auto& t : spec.tables) {
+    manifest.raw_files.push_back(t.file);
+    if (t.dictionary) manifest.raw_files.push_back(t.dictionary->file);
+  }
+  manifest.settings = generate_settings_json(settings, args, n);
+  manifest.release = fields_to_json(release);
+  manifest.gate = gate;
+  manifest.license = release.license;
+  write_manifest(out.path(), manifest);
+
+  if (verdict.passed) {
+    put_in_place(out);
+    if (fs::exists(rejected_path(out_path))) fs::remove_all(rejected_path(out_path));
+    if (gate_on) log_info("generate: release gate passed");
+    else log_info("generate: release gate off ({}), recorded in {}", gate["disabled_by"].get<std::string>(), kManifestFile);
+    return;
+  }
+  out.commit_as(rejected_path(out_path));
+  std::string reasons;
+  for (const auto& r : verdict.reasons) reasons += "\n  - " + r;
+  fail("generate: the release gate rejected the database; it is kept under {} (REJECTED.json):{}",
+       rejected_path(out_path).string(), reasons);
 }
 
 }  // namespace
@@ -149,7 +267,9 @@ nlohmann::json run_generate(const GenerateArgs& args) {
   DbSchema schema = DbSchema::load(args.work / "real" / "train");
   int64_t train_stays = 0;
   for (const auto& s : dataset.stays) train_stays += s.split == kTrain;
-  const int64_t n = args.n > 0 ? args.n : train_stays;
+  const std::vector<StayCondition> conditions = stay_conditions(args, train_stays);
+  int64_t n = 0;
+  for (const auto& c : conditions) n += c.count;
   if (n <= 0) fail("generate: --n must be positive");
   settings.rules.window_minutes = schema.window_hours * 60;
   ValidationRules rules =
@@ -167,7 +287,7 @@ nlohmann::json run_generate(const GenerateArgs& args) {
   writer.patient_id_column = cohort.patient_id;
   writer.admission_id_column = cohort.admission_id;
   writer.decimals = config.dataset.decimals;
-  writer.anchor_seconds = *parse_datetime(settings.anchor);
+  writer.anchor_seconds = *parse_datetime(settings.config.anchor);
   for (const auto& t : schema.tables)
     if (!t.dictionary_column.empty())
       writer.label_to_code[t.name] = invert_dictionary(
@@ -175,11 +295,12 @@ nlohmann::json run_generate(const GenerateArgs& args) {
   IdMinter stay_ids(real_ids(args.work, config, "stay_id", cohort.stay_id));
   IdMinter patient_ids(real_ids(args.work, config, "patient_id", cohort.patient_id));
   IdMinter admission_ids(real_ids(args.work, config, "admission_id", cohort.admission_id));
-  CohortSampler cohort_sampler(dataset, config.dataset.min_patients_for_token);
+  CohortModel cohort_model(args.work / "real" / "train" / kCohortFile, schema.time_kind, writer.anchor_seconds,
+                           config.dataset.min_patients_for_token);
   EventGrammar grammar(dataset.vocab, dataset.columns, dataset.decimals(), constraints ? &*constraints : nullptr);
   std::mt19937_64 rng(args.seed ^ 0x9e3779b97f4a7c15ULL);
 
-  const int64_t max_sampled = static_cast<int64_t>(std::ceil(settings.max_sample_factor * static_cast<double>(n)));
+  const int64_t max_sampled = static_cast<int64_t>(std::ceil(settings.config.max_sample_factor * static_cast<double>(n)));
   std::vector<SyntheticStay> accepted;
   std::map<std::string, int64_t> failures, failure_examples_seen, dropped_events;
   std::map<std::string, int64_t> rule_violations, rule_repairs, rule_rejections;
@@ -187,63 +308,71 @@ nlohmann::json run_generate(const GenerateArgs& args) {
   int64_t sampled = 0, unchecked = 0, repaired = 0, suppressed = 0, suppressed_events = 0, rounds = 0;
   double sample_seconds = 0, decode_seconds = 0;
   Progress progress("generate", n, "stays");
-  while (static_cast<int64_t>(accepted.size()) < n) {
-    if (sampled >= max_sampled)
-      fail("generate: only {} of {} stays passed validation after sampling {} (the bound is {} x N, "
-           "[generate] max_sample_factor); rejections by reason: {}. Train longer or raise the bound.",
-           accepted.size(), n, sampled, settings.max_sample_factor, count_json(failures).dump());
-    int64_t need = n - static_cast<int64_t>(accepted.size());
-    double accept_rate = sampled > 0 ? std::max(0.05, static_cast<double>(accepted.size()) / sampled) : 0.9;
-    int64_t request = std::min(max_sampled - sampled, static_cast<int64_t>(std::ceil(need / accept_rate * 1.1)) + 1);
+  nlohmann::json condition_report = nlohmann::json::array();
+  for (const StayCondition& condition : conditions) {
+    const size_t first = accepted.size();
+    const int64_t goal = static_cast<int64_t>(accepted.size()) + condition.count;
+    while (static_cast<int64_t>(accepted.size()) < goal) {
+      if (sampled >= max_sampled)
+        fail("generate: only {} of {} stays passed validation after sampling {} (the bound is {} x N, "
+             "[generate] max_sample_factor); rejections by reason: {}. Train longer or raise the bound.",
+             accepted.size(), n, sampled, settings.config.max_sample_factor, count_json(failures).dump());
+      int64_t need = goal - static_cast<int64_t>(accepted.size());
+      double accept_rate = sampled > 0 ? std::max(0.05, static_cast<double>(accepted.size()) / sampled) : 0.9;
+      int64_t request = std::min(max_sampled - sampled, static_cast<int64_t>(std::ceil(need / accept_rate * 1.1)) + 1);
 
-    temporal::SampleOptions options = settings.sample;
-    options.n = request;
-    options.seed = args.seed + 1000003ULL * static_cast<uint64_t>(rounds++);
-    auto t0 = Clock::now();
-    temporal::SampledStays samples = temporal::sample_stays(args.work, options);
-    sample_seconds += seconds_since(t0);
-    size_t n_events = samples.event_minutes.size();
-    auto t1 = Clock::now();
-    codec::DecodedTokens decoded =
-        codec::decode_codes(args.work, samples.codes, n_events, grammar, args.device, args.threads);
-    decode_seconds += seconds_since(t1);
-    const size_t L = static_cast<size_t>(decoded.tokens_per_event);
-    if (n_events > 0 && decoded.tokens.size() != n_events * L)
-      fail("generate: the codec decoded {} tokens for {} events of {} tokens", decoded.tokens.size(), n_events, L);
+      temporal::SampleOptions options = settings.sample;
+      options.n = request;
+      options.gender = condition.gender;
+      options.age_group = condition.age_group;
+      options.seed = args.seed + 1000003ULL * static_cast<uint64_t>(rounds++);
+      auto t0 = Clock::now();
+      temporal::SampledStays samples = temporal::sample_stays(args.work, options);
+      sample_seconds += seconds_since(t0);
+      size_t n_events = samples.event_minutes.size();
+      auto t1 = Clock::now();
+      codec::DecodedTokens decoded =
+          codec::decode_codes(args.work, samples.codes, n_events, grammar, args.device, args.threads);
+      decode_seconds += seconds_since(t1);
+      const size_t L = static_cast<size_t>(decoded.tokens_per_event);
+      if (n_events > 0 && decoded.tokens.size() != n_events * L)
+        fail("generate: the codec decoded {} tokens for {} events of {} tokens", decoded.tokens.size(), n_events, L);
 
-    size_t n_stays = samples.stay_offsets.empty() ? 0 : samples.stay_offsets.size() - 1;
-    for (size_t s = 0; s < n_stays; ++s) {
-      if (static_cast<int64_t>(accepted.size()) >= n) {
-        unchecked += static_cast<int64_t>(n_stays - s);
-        break;
+      size_t n_stays = samples.stay_offsets.empty() ? 0 : samples.stay_offsets.size() - 1;
+      for (size_t s = 0; s < n_stays; ++s) {
+        if (static_cast<int64_t>(accepted.size()) >= goal) {
+          unchecked += static_cast<int64_t>(n_stays - s);
+          break;
+        }
+        ++sampled;
+        SyntheticStay stay;
+        for (uint64_t e = samples.stay_offsets[s]; e < samples.stay_offsets[s + 1]; ++e)
+          stay.events.push_back({samples.event_minutes[e],
+                                 dataset.vocab.decode_event(&decoded.tokens[e * L], &decoded.types[e * L], L)});
+        StayVerdict verdict = rules.check_stay(stay.events);
+        for (const auto& [reason, count] : verdict.dropped_invalid_events) dropped_events[reason] += count;
+        for (const auto& [kind, count] : verdict.rule_violations) rule_violations[kind] += count;
+        for (const auto& [kind, count] : verdict.rule_repairs) rule_repairs[kind] += count;
+        if (!verdict.ok && verdict.reason == Failure::kRuleViolation) ++rule_rejections[verdict.rule_kind];
+        if (!verdict.ok) {
+          std::string reason = failure_name(verdict.reason);
+          ++failures[reason];
+          if (failure_examples_seen[reason]++ < 3) failure_examples[reason].push_back(verdict.detail);
+          continue;
+        }
+        repaired += verdict.repaired_values;
+        suppressed += verdict.suppressed_values;
+        suppressed_events += verdict.suppressed_events;
+        uint64_t index = accepted.size();
+        stay.stay_id = stay_ids.id(index);
+        stay.patient_id = patient_ids.id(index);
+        stay.admission_id = admission_ids.id(index);
+        fill_cohort_row(cohort_model, samples, s, &stay, rng);
+        accepted.push_back(std::move(stay));
+        progress.advance();
       }
-      ++sampled;
-      SyntheticStay stay;
-      for (uint64_t e = samples.stay_offsets[s]; e < samples.stay_offsets[s + 1]; ++e)
-        stay.events.push_back({samples.event_minutes[e],
-                               dataset.vocab.decode_event(&decoded.tokens[e * L], &decoded.types[e * L], L)});
-      StayVerdict verdict = rules.check_stay(stay.events);
-      for (const auto& [reason, count] : verdict.dropped_invalid_events) dropped_events[reason] += count;
-      for (const auto& [kind, count] : verdict.rule_violations) rule_violations[kind] += count;
-      for (const auto& [kind, count] : verdict.rule_repairs) rule_repairs[kind] += count;
-      if (!verdict.ok && verdict.reason == Failure::kRuleViolation) ++rule_rejections[verdict.rule_kind];
-      if (!verdict.ok) {
-        std::string reason = failure_name(verdict.reason);
-        ++failures[reason];
-        if (failure_examples_seen[reason]++ < 3) failure_examples[reason].push_back(verdict.detail);
-        continue;
-      }
-      repaired += verdict.repaired_values;
-      suppressed += verdict.suppressed_values;
-      suppressed_events += verdict.suppressed_events;
-      uint64_t index = accepted.size();
-      stay.stay_id = stay_ids.id(index);
-      stay.patient_id = patient_ids.id(index);
-      stay.admission_id = admission_ids.id(index);
-      cohort_sampler.fill(&stay, rng);
-      accepted.push_back(std::move(stay));
-      progress.advance();
     }
+    condition_report.push_back(requested_against_written(condition, accepted, first));
   }
   progress.finish();
 
@@ -266,7 +395,7 @@ nlohmann::json run_generate(const GenerateArgs& args) {
       {"repaired_categorical_values", repaired},
       {"suppressed_rare_values", suppressed},
       {"suppressed_rare_item_events", suppressed_events},
-      {"invalid_events", settings.rules.drop_invalid_events ? "drop_event" : "reject_stay"},
+      {"invalid_events", settings.config.invalid_events},
       {"dropped_invalid_events_by_reason", count_json(dropped_events)},
       {"constraints",
        {{"file", constraints ? nlohmann::json(constraints_file.string()) : nlohmann::json(nullptr)},
@@ -278,20 +407,9 @@ nlohmann::json run_generate(const GenerateArgs& args) {
       {"sample_seconds", sample_seconds},
       {"decode_seconds", decode_seconds},
       {"seed", args.seed},
-      {"sampling",
-       {{"temperature", settings.sample.temperature},
-        {"time_temperature", settings.sample.time_temperature},
-        {"lift_times", settings.sample.lift_times},
-        {"top_k", settings.sample.top_k},
-        {"top_p", settings.sample.top_p},
-        {"batch_size", settings.sample.batch_size}}},
-      {"validation",
-       {{"window_minutes", settings.rules.window_minutes},
-        {"min_patients", settings.rules.min_patients},
-        {"max_edit_distance", settings.rules.max_edit_distance},
-        {"min_events", settings.rules.min_events},
-        {"max_sample_factor", settings.max_sample_factor}}},
-      {"anchor", settings.anchor},
+      {"settings", generate_settings_json(settings, args, n)},
+      {"conditions", condition_report},
+      {"validation", {{"window_minutes", settings.rules.window_minutes}, {"min_patients", settings.rules.min_patients}}},
       {"config", config_path.string()},
       {"inputs",
        {{"codec/model.pt", fs::exists(args.work / "codec/model.pt") ? file_crc32(args.work / "codec/model.pt") : ""},
@@ -300,9 +418,14 @@ nlohmann::json run_generate(const GenerateArgs& args) {
       {"versions", torch_runtime_info()},
   };
   write_json_atomic(out.path() / "generate.json", summary);
-  if (to_database)  // the staged folder is then removed
-    publish_database_folder(out.path(), args.out.string(), source_column_types(config.dataset));
-  else out.commit();
+  if (to_database) {  // the gate scores the staged folder; it is loaded into the database when it passes
+    release_or_reject(out, out_path, args, config, config_path, settings, n, summary, [&](AtomicDir& staged) {
+      publish_database_folder(staged.path(), args.out.string(), source_column_types(config.dataset));
+    });
+  } else {
+    release_or_reject(out, out_path, args, config, config_path, settings, n, summary,
+                      [](AtomicDir& staged) { staged.commit(); });
+  }
   log_info("generate: {} stays ({} sampled, rejection rate {:.1f}%), {} events -> {}", accepted.size(), sampled,
            100.0 * summary["rejection_rate"].get<double>(), events, to_database ? args.out.string() : out_path.string());
   return summary;

@@ -22,9 +22,15 @@ struct GenerateArgs {
   // Overrides of the [generate] section.
   std::optional<double> temperature, top_p;
   std::optional<int> top_k;
+  bool no_gate = false;
+  // Conditional generation (a temporal model trained with [temporal] condition = true):
+  std::string condition;       // "gender=F,age=65-79": every stay of that gender and age group
+  std::filesystem::path like;  // a cohort file: one stay per row, with its gender and age group  // write OUT without the release gate (recorded in MANIFEST.json)
 };
 
-// Runs generation and writes OUT atomically; returns the generate.json summary (also in OUT).
+// Runs generation, the release gate ([release], generate/release.h) and MANIFEST.json, and renames
+// the output to OUT, or to OUT.rejected when the gate fails (then errors with the reasons).
+// Returns the generate.json summary (also in OUT).
 nlohmann::json run_generate(const GenerateArgs& args);
 
 }  // namespace rawmed::generate

@@ -85,8 +85,10 @@ std::map<std::string, int64_t> write_database(const std::filesystem::path& dir, 
   const DbSchema& schema = settings.schema;
   const bool datetime = schema.time_kind == TimeKind::kDatetime;
   const int64_t window_minutes = int64_t{schema.window_hours} * 60;
-  auto time_text = [&](int64_t minutes) {
-    return datetime ? format_datetime(settings.anchor_seconds + minutes * 60) : std::to_string(minutes);
+  // Minutes since the stay's intime, as written.
+  auto time_text = [&](const SyntheticStay& stay, int64_t minutes) {
+    return datetime ? format_datetime(settings.anchor_seconds + (stay.intime_offset_minutes + minutes) * 60)
+                    : std::to_string(minutes);
   };
 
   std::map<std::string, int64_t> rows_per_table;
@@ -123,7 +125,7 @@ std::map<std::string, int64_t> write_database(const std::filesystem::path& dir, 
             case Source::kStay: row[i] = stay.stay_id; break;
             case Source::kPatient: row[i] = stay.patient_id; break;
             case Source::kAdmission: row[i] = stay.admission_id; break;
-            case Source::kTime: row[i] = time_text(event.minutes); break;
+            case Source::kTime: row[i] = time_text(stay, event.minutes); break;
             case Source::kModelled: {
               row[i].clear();
               for (const auto& [c, value] : event.event.pairs)
@@ -153,8 +155,9 @@ std::map<std::string, int64_t> write_database(const std::filesystem::path& dir, 
   CsvWriter cohort((dir / kCohortFile).string());
   cohort.write_row(kCohortColumns);
   for (const auto& stay : stays)
-    cohort.write_row(std::vector<std::string>{stay.stay_id, stay.patient_id, stay.admission_id, time_text(0),
-                                              time_text(window_minutes), stay.age, stay.gender});
+    cohort.write_row(std::vector<std::string>{stay.stay_id, stay.patient_id, stay.admission_id, time_text(stay, 0),
+                                              time_text(stay, stay.length_minutes >= 0 ? stay.length_minutes : window_minutes),
+                                              stay.age, stay.gender});
   cohort.close();
   write_json_atomic(dir / "schema.json", schema.to_json());
   return rows_per_table;

@@ -17,6 +17,8 @@ struct SyntheticStay {
   std::string stay_id, patient_id, admission_id;
   std::string age, gender;  // as written to cohort.csv.gz (may be empty)
   std::vector<GenEvent> events;
+  int64_t intime_offset_minutes = 0;  // intime = anchor + this (datetime datasets; minute datasets: 0)
+  int64_t length_minutes = -1;        // outtime - intime; -1: the window
 };
 
 // Identifiers that can never equal a real one. If every real id is a non-negative integer, the

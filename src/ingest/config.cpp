@@ -276,7 +276,7 @@ Config load_config(const std::filesystem::path& path) {
          e.description());
   }
   const auto& root = config.root;
-  check_keys(root, {"dataset", "cohort", "tables", "codec", "temporal", "generate", "evaluate", "constraints"}, "",
+  check_keys(root, {"dataset", "cohort", "tables", "codec", "temporal", "generate", "evaluate", "constraints", "release"}, "",
              path);
   const toml::table& d = require_table(root, "dataset", path);
   check_keys(d,

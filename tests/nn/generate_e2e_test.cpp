@@ -130,6 +130,50 @@ TEST(GenerateEndToEnd, TinyPresetRunWritesSyntheticDatabaseAndResumes) {
   EXPECT_NE(log.find("password must not be written"), std::string::npos) << log;
   EXPECT_EQ(log.find("pw-in-url"), std::string::npos) << log;
 
+  // The release gate passed on the generated database and MANIFEST.json describes it: `verify`
+  // accepts it as written and finds a table changed afterwards.
+  nlohmann::json manifest = read_json(syn / "MANIFEST.json");
+  EXPECT_EQ(manifest["gate"]["enabled"], true);
+  EXPECT_EQ(manifest["gate"]["passed"], true) << manifest["gate"].dump(2);
+  EXPECT_EQ(manifest["config"]["text"].get<std::string>(), read_file(work / "config.toml"));
+  EXPECT_TRUE(manifest["inputs"]["models"].contains("temporal/model.pt"));
+  EXPECT_EQ(manifest["settings"]["n"], 8);
+  std::printf("tiny model, 8 stays: gate %s\n", manifest["gate"]["figures"].dump().substr(0, 300).c_str());
+  run_command(std::string(RAWMED_BINARY) + " verify " + syn.string(), &status);
+  EXPECT_EQ(status, 0);
+
+  // A gate that cannot pass (membership AUC at most 0): no OUT, OUT.rejected with the reasons and
+  // a non-zero exit; then --no-gate writes OUT, records it, and removes the stale OUT.rejected.
+  fs::path strict = work / "strict.toml";
+  std::string strict_text = read_file(work / "config.toml");
+  ASSERT_NE(strict_text.find("\n[release]\n"), std::string::npos) << "the bundled config has a [release] section";
+  strict_text.replace(strict_text.find("\n[release]\n"), 11, "\n[release]\nmax_mia_auc = 0.0\n");
+  std::ofstream(strict) << strict_text;
+  fs::path gated = work / "gated", rejected = work / "gated.rejected";
+  std::string generate = std::string(RAWMED_BINARY) + " generate --work " + work.string() + " --config " +
+                         strict.string() + " --n 8 --threads 2 --quiet --out " + gated.string();
+  log = run_command(generate, &status);
+  EXPECT_NE(status, 0) << log;
+  EXPECT_NE(log.find("release gate rejected"), std::string::npos) << log;
+  EXPECT_FALSE(fs::exists(gated));
+  nlohmann::json reasons = read_json(rejected / "REJECTED.json")["reasons"];
+  ASSERT_EQ(reasons.size(), 1u) << reasons.dump();
+  EXPECT_NE(reasons[0].get<std::string>().find("membership attack AUC"), std::string::npos);
+  log = run_command(generate + " --no-gate", &status);
+  ASSERT_EQ(status, 0) << log;
+  nlohmann::json ungated = read_json(gated / "MANIFEST.json")["gate"];
+  EXPECT_EQ(ungated["enabled"], false);
+  EXPECT_EQ(ungated["disabled_by"], "--no-gate");
+  EXPECT_FALSE(fs::exists(rejected));
+  {
+    std::ofstream(gated / "labevents.csv.gz", std::ios::app) << "tampered";
+  }
+  log = run_command(std::string(RAWMED_BINARY) + " verify " + gated.string(), &status);
+  EXPECT_NE(status, 0);
+  EXPECT_NE(log.find("changed: " + (gated / "labevents.csv.gz").string()), std::string::npos) << log;
+  fs::remove_all(gated);
+  fs::remove(strict);
+
   // Nothing changed: every stage is skipped.
   log = run_command(std::string(RAWMED_BINARY) + " run --config " + config.string() + " --work " + work.string() +
                         " --preset tiny --n 8 --threads 2 --max-train-minutes 1 --temporal-minutes 2",
