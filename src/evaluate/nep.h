@@ -1,5 +1,5 @@
 #pragma once
-// Next-event prediction (reference notes 5.4): the events of a stay grouped by minute into item
+// Next-event prediction (docs/method.md, section 7): the events of a stay grouped by minute into item
 // sets ("labevents|Creatinine", ...); a one-layer LSTM over the multi-hot sets of the previous
 // steps predicts the next step's set. Trained on the candidate (TSTR) and on real train (TRTR),
 // scored on real test stays by micro-F1 at a threshold. Implemented in nep_nn.cpp (LibTorch);

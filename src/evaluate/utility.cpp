@@ -1,5 +1,5 @@
-// TSTR vs TRTR utility over the paper's 11 second-half tasks (METHOD.md section 6; reference notes
-// 5.6). The reference trains a hierarchical Transformer on event text; we use XGBoost on a tabular
+// TSTR vs TRTR utility over the paper's 11 second-half tasks (docs/method.md, sections 6 and 7).
+// The reference trains a hierarchical Transformer on event text; we use XGBoost on a tabular
 // encoding of the first half (per item: row count and last value of each numeric column), which
 // trains in seconds on 2 cores and keeps the comparison TSTR vs TRTR the same.
 #include "evaluate/utility.h"
@@ -453,7 +453,7 @@ std::vector<UtilityTask> preset_utility_tasks(const std::string& preset, const D
     bool mimic = has("labevents") || has("prescriptions") || has("inputevents");
     chosen = mimic ? "mimic-iv" : eicu ? "eicu" : "none";
   }
-  // Bins from the reference (notes 5.6); platelets count down (lower counts, higher label).
+  // Bins from the reference (docs/method.md, section 7); platelets count down (lower counts, higher label).
   const std::vector<double> creat{1.2, 2, 3.5, 5}, plt{20, 50, 100, 150}, wbc{4, 12}, hb{8, 10, 12}, bicarb{22, 29},
       sodium{135, 145};
   const std::vector<int> plt_labels{4, 3, 2, 1, 0};
