@@ -2,8 +2,8 @@
 // stable order, the k-patient vocabulary rule, output schema.
 #include "common/error.h"
 #include "common/fs.h"
-#include "ingest/csv.h"
-#include "ingest/datetime.h"
+#include "common/csv.h"
+#include "common/datetime.h"
 #include "ingest/prepare.h"
 #include "ingest/schema.h"
 #include "test_util.h"

@@ -7,7 +7,7 @@
 #include "common/torch_env.h"
 #include "evaluate/evaluate.h"
 #include "evaluate/nep.h"
-#include "ingest/config.h"
+#include "common/config.h"
 
 #include <CLI/CLI.hpp>
 

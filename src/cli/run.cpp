@@ -14,7 +14,7 @@
 #include "common/log.h"
 #include "common/train_args.h"
 #include "generate/generate.h"
-#include "ingest/config.h"
+#include "common/config.h"
 #include "ingest/prepare.h"
 #include "temporal/temporal.h"
 

@@ -10,7 +10,7 @@
 #include "common/log.h"
 #include "common/schedule.h"
 #include "common/torch_env.h"
-#include "ingest/config.h"
+#include "common/config.h"
 #include "text/grammar.h"
 
 #include <ATen/autocast_mode.h>

@@ -1,5 +1,6 @@
 #include "common/error.h"
 #include "evaluate/nep.h"
+#include "common/config_fields.h"
 
 namespace rawmed::eval {
 

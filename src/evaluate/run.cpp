@@ -10,7 +10,8 @@
 #include "evaluate/rules.h"
 #include "evaluate/table_util.h"
 #include "evaluate/utility.h"
-#include "ingest/config.h"
+#include "common/config.h"
+#include "common/config_fields.h"
 #include "rawmed_version.h"
 
 #include <ctime>

@@ -10,6 +10,7 @@
 #include "evaluate/metrics.h"
 #include "evaluate/resample.h"
 #include "evaluate/xgb.h"
+#include "common/config_fields.h"
 
 #include <fmt/ranges.h>
 

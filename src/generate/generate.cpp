@@ -8,9 +8,9 @@
 #include "common/torch_env.h"
 #include "generate/validate.h"
 #include "generate/writer.h"
-#include "ingest/config.h"
-#include "ingest/csv.h"
-#include "ingest/datetime.h"
+#include "common/config.h"
+#include "common/csv.h"
+#include "common/datetime.h"
 #include "temporal/temporal.h"
 #include "text/dataset.h"
 

@@ -1,7 +1,7 @@
 #include "temporal/temporal_config.h"
 
 #include "common/error.h"
-#include "ingest/config_fields.h"
+#include "common/config_fields.h"
 
 namespace rawmed::temporal {
 

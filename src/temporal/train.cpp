@@ -7,7 +7,7 @@
 #include "common/log.h"
 #include "common/schedule.h"
 #include "common/torch_env.h"
-#include "ingest/config.h"
+#include "common/config.h"
 #include "temporal/corpus.h"
 #include "temporal/sampler.h"
 #include "temporal/temporal.h"

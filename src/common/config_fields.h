@@ -3,7 +3,7 @@
 //   template <class Self, class F> static void visit(Self& config, F&& f) { f("key", config.key); ... }
 // and these helpers derive from that one list the TOML overrides (unknown keys and wrong types are
 // errors naming the file and key), the JSON written next to a model, and the JSON read back.
-#include "ingest/config.h"
+#include "common/config.h"
 
 #include <nlohmann/json.hpp>
 
