@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace rawmed {
@@ -104,3 +105,15 @@ std::string render_report_html(const nlohmann::json& metrics, const Database& tr
                                const Database& synthetic, const StringPool& pool, const EvalConfig& config);
 
 }  // namespace rawmed::eval
+// What `rawmed evaluate` and `rawmed run` ask for.
+struct EvaluateOptions {
+  std::filesystem::path real, synthetic, out;
+  std::filesystem::path config;   // empty: REAL/../config.toml when present (written by prepare)
+  std::optional<uint64_t> seed;   // empty: [evaluate] seed, or 0
+  int threads = 0;                // 0: all cores
+  std::string device = "cpu";     // next-event model
+};
+// Reads the config, sets up Torch (threads, device) and the next-event section, then
+// run_evaluation (evaluate_nn.cpp, in rawmed_nn).
+nlohmann::json evaluate_folders(const EvaluateOptions& options);
+
