@@ -39,6 +39,24 @@ struct EvalConfig {
   uint64_t seed = 0;
   int threads = 0;                   // 0: all cores
 
+  // The [evaluate] keys (threads comes from the command line).
+  template <class Self, class F>
+  static void visit(Self& c, F&& f) {
+    f("min_item_rows", c.min_item_rows);
+    f("min_column_values", c.min_column_values);
+    f("min_item_rows_pcc", c.min_item_rows_pcc);
+    f("min_item_rows_pcc_other", c.min_item_rows_pcc_other);
+    f("max_association_rows", c.max_association_rows);
+    f("top_items_intertable", c.top_items_intertable);
+    f("privacy_items", c.privacy_items);
+    f("max_privacy_stays", c.max_privacy_stays);
+    f("histogram_items", c.histogram_items);
+    f("resamples", c.resamples);
+    f("pool_holdout", c.pool_holdout);
+    f("candidate_bootstrap", c.candidate_bootstrap);
+    f("attribute_items", c.attribute_items);
+    f("seed", c.seed);
+  }
   nlohmann::json to_json() const;
   // Reads the optional [evaluate] section (sub-tables utility, next_event, predictive_similarity
   // belong to the utility code and are not checked here).
@@ -100,11 +118,6 @@ struct EvaluateRequest {
 // Runs every section and writes the report folder atomically. Returns metrics.json's content.
 nlohmann::json run_evaluation(const EvaluateRequest& request);
 
-// Assembles report.html from metrics.json content and the loaded data (for plots).
-std::string render_report_html(const nlohmann::json& metrics, const Database& train, const Database& test,
-                               const Database& synthetic, const StringPool& pool, const EvalConfig& config);
-
-}  // namespace rawmed::eval
 // What `rawmed evaluate` and `rawmed run` ask for.
 struct EvaluateOptions {
   std::filesystem::path real, synthetic, out;
@@ -117,3 +130,8 @@ struct EvaluateOptions {
 // run_evaluation (evaluate_nn.cpp, in rawmed_nn).
 nlohmann::json evaluate_folders(const EvaluateOptions& options);
 
+// Assembles report.html from metrics.json content and the loaded data (for plots).
+std::string render_report_html(const nlohmann::json& metrics, const Database& train, const Database& test,
+                               const Database& synthetic, const StringPool& pool, const EvalConfig& config);
+
+}  // namespace rawmed::eval

@@ -34,6 +34,22 @@ struct NepConfig {
   double max_train_seconds = 20;  // per model; a safety cap (results then depend on speed)
   uint64_t seed = 0;
   std::string device = "cpu";     // set by the CLI's --device
+
+  // The [evaluate.nep] keys.
+  template <class Self, class F>
+  static void visit(Self& c, F&& f) {
+    f("hidden", c.hidden);
+    f("max_epochs", c.max_epochs);
+    f("patience", c.patience);
+    f("batch_size", c.batch_size);
+    f("learning_rate", c.learning_rate);
+    f("threshold", c.threshold);
+    f("valid_fraction", c.valid_fraction);
+    f("max_items", c.max_items);
+    f("max_steps", c.max_steps);
+    f("max_train_seconds", c.max_train_seconds);
+    f("seed", c.seed);
+  }
 };
 
 // Reads [evaluate.nep] of the [evaluate] table (absent: defaults). Implemented in nep_config.cpp.

@@ -400,14 +400,9 @@ UtilityTask parse_task(const toml::table& t, size_t index, const std::filesystem
   return task;
 }
 
-XgbSettings parse_xgb(const toml::table& t, XgbSettings s, std::string_view context, const std::filesystem::path& file) {
-  s.trees = static_cast<int>(get_int(t, "trees", s.trees, context, file));
-  s.max_depth = static_cast<int>(get_int(t, "max_depth", s.max_depth, context, file));
-  s.learning_rate = get_double(t, "learning_rate", s.learning_rate, context, file);
-  s.threads = static_cast<int>(get_int(t, "threads", s.threads, context, file));
+void check_xgb(const XgbSettings& s, std::string_view context, const std::filesystem::path& file) {
   if (s.trees < 1 || s.max_depth < 1 || s.threads < 1 || !(s.learning_rate > 0))
     fail("{}: '{}': trees, max_depth, threads must be >= 1 and learning_rate > 0", file.string(), context);
-  return s;
 }
 
 const toml::table* sub_table(const toml::table& evaluate, std::string_view name, const std::filesystem::path& file) {
@@ -497,24 +492,8 @@ UtilityConfig parse_utility_config(const toml::table& evaluate, const std::files
   const toml::table* t = sub_table(evaluate, "utility", file);
   if (!t) return config;
   const char* context = "evaluate.utility";
-  check_keys(*t,
-             {"preset", "task", "seeds", "seed", "trees", "max_depth", "learning_rate", "threads", "min_test_positives",
-              "min_first_half_events", "max_items", "min_item_stays", "max_train_stays", "cv_below_stays", "cv_folds",
-              "cv_seeds"},
-             context, file);
-  config.preset = get_string(*t, "preset", config.preset, context, file);
-  config.xgb = parse_xgb(*t, config.xgb, context, file);
-  config.seeds = static_cast<int>(get_int(*t, "seeds", config.seeds, context, file));
-  config.seed = static_cast<uint64_t>(get_int(*t, "seed", static_cast<int64_t>(config.seed), context, file));
-  config.min_test_positives = static_cast<int>(get_int(*t, "min_test_positives", config.min_test_positives, context, file));
-  config.min_first_half_events =
-      static_cast<int>(get_int(*t, "min_first_half_events", config.min_first_half_events, context, file));
-  config.max_items = static_cast<int>(get_int(*t, "max_items", config.max_items, context, file));
-  config.min_item_stays = static_cast<int>(get_int(*t, "min_item_stays", config.min_item_stays, context, file));
-  config.max_train_stays = static_cast<int>(get_int(*t, "max_train_stays", config.max_train_stays, context, file));
-  config.cv_below_stays = static_cast<int>(get_int(*t, "cv_below_stays", config.cv_below_stays, context, file));
-  config.cv_folds = static_cast<int>(get_int(*t, "cv_folds", config.cv_folds, context, file));
-  config.cv_seeds = static_cast<int>(get_int(*t, "cv_seeds", config.cv_seeds, context, file));
+  apply_fields(config, *t, context, file, {"task"});
+  check_xgb(config.xgb, context, file);
   if (config.seeds < 1 || config.cv_seeds < 1) fail("{}: 'evaluate.utility.seeds' and 'cv_seeds' must be >= 1", file.string());
   if (config.cv_folds < 2) fail("{}: 'evaluate.utility.cv_folds' must be >= 2", file.string());
   if (const toml::node* node = t->get("task")) {
@@ -534,16 +513,8 @@ PredsimConfig parse_predsim_config(const toml::table& evaluate, const std::files
   const toml::table* t = sub_table(evaluate, "predsim", file);
   if (!t) return config;
   const char* context = "evaluate.predsim";
-  check_keys(*t,
-             {"trees", "max_depth", "learning_rate", "threads", "seed", "max_rows", "max_classes", "min_class_share",
-              "one_hot_categories"},
-             context, file);
-  config.xgb = parse_xgb(*t, config.xgb, context, file);
-  config.seed = static_cast<uint64_t>(get_int(*t, "seed", static_cast<int64_t>(config.seed), context, file));
-  config.max_rows = static_cast<int>(get_int(*t, "max_rows", config.max_rows, context, file));
-  config.max_classes = static_cast<int>(get_int(*t, "max_classes", config.max_classes, context, file));
-  config.min_class_share = get_double(*t, "min_class_share", config.min_class_share, context, file);
-  config.one_hot_categories = static_cast<int>(get_int(*t, "one_hot_categories", config.one_hot_categories, context, file));
+  apply_fields(config, *t, context, file);
+  check_xgb(config.xgb, context, file);
   if (config.max_rows < 10 || config.max_classes < 2)
     fail("{}: 'evaluate.predsim': max_rows must be >= 10 and max_classes >= 2", file.string());
   return config;
