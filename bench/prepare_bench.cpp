@@ -4,7 +4,7 @@
 // Each measurement runs in a forked child so that its peak RSS is its own.
 #include "common/fs.h"
 #include "common/log.h"
-#include "ingest/csv.h"
+#include "common/csv.h"
 #include "ingest/prepare.h"
 #include "text/dataset.h"
 

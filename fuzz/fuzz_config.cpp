@@ -1,7 +1,7 @@
 // load_config on arbitrary bytes, written as config.toml into a folder that also holds data/ with
 // one small table, so that configs which get past the syntax reach the table and cohort checks.
 #include "fuzz_util.h"
-#include "ingest/config.h"
+#include "common/config.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const auto& dir = rawmed::fuzz::scratch_dir();

@@ -3,7 +3,7 @@
 //          when bit 1 is set, which must give a "truncated gzip file" error, never a short table);
 //   bit 2: skip_malformed; bit 3: 7-byte chunks (records straddle every refill).
 #include "fuzz_util.h"
-#include "ingest/csv.h"
+#include "common/csv.h"
 
 #include <zlib.h>
 

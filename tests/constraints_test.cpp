@@ -4,7 +4,7 @@
 #include "common/error.h"
 #include "evaluate/database.h"
 #include "evaluate/rules.h"
-#include "ingest/config.h"
+#include "common/config.h"
 #include "ingest/prepare.h"
 #include "constraints_fixture.h"
 #include "test_util.h"

@@ -1,7 +1,7 @@
 // Every bundled table (data/) read to the end twice: with the default 1 MiB chunk and with 7-byte
 // chunks, so that every record straddles a refill. Both must give the same records. `make asan`
 // runs this under AddressSanitizer and UndefinedBehaviorSanitizer.
-#include "ingest/csv.h"
+#include "common/csv.h"
 #include "test_util.h"
 
 #include <gtest/gtest.h>

@@ -1,5 +1,5 @@
 #include "common/error.h"
-#include "ingest/csv.h"
+#include "common/csv.h"
 
 #include <gtest/gtest.h>
 #include <zlib.h>

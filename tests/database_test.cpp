@@ -2,8 +2,8 @@
 // prepare from the bundled CSV files byte for byte, database folders round-trip through both
 // databases, a release is atomic, and bad locations give errors that name them without a password.
 #include "common/fs.h"
-#include "ingest/config.h"
-#include "ingest/csv.h"
+#include "common/config.h"
+#include "common/csv.h"
 #include "ingest/db_location.h"
 #include "ingest/db_sqlite.h"
 #include "ingest/db_tables.h"

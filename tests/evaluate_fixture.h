@@ -3,8 +3,8 @@
 // dictionary, numeric value, categorical flag; hourly draws) and a "meds" table (drug item, amount;
 // insulin mostly in stays with high glucose), datetime times, 12 h window.
 #include "common/fs.h"
-#include "ingest/csv.h"
-#include "ingest/datetime.h"
+#include "common/csv.h"
+#include "common/datetime.h"
 #include "ingest/schema.h"
 
 #include <fmt/format.h>

@@ -4,7 +4,7 @@
 // or be counted; none may lose rows silently or write outside the work folder.
 #include "common/error.h"
 #include "common/fs.h"
-#include "ingest/csv.h"
+#include "common/csv.h"
 #include "ingest/prepare.h"
 #include "test_util.h"
 

@@ -2,8 +2,8 @@
 // stable order, the k-patient vocabulary rule, output schema.
 #include "common/error.h"
 #include "common/fs.h"
-#include "ingest/csv.h"
-#include "ingest/datetime.h"
+#include "common/csv.h"
+#include "common/datetime.h"
 #include "ingest/prepare.h"
 #include "ingest/schema.h"
 #include "test_util.h"
@@ -51,7 +51,7 @@ std::vector<std::map<std::string, std::string>> read_rows(const std::filesystem:
 }
 
 TEST(PrepareMimicIv, CohortMatchesAnIndependentDerivation) {
-  // METHOD.md rules, written out plainly: adult, stay >= 12 h, first stay per admission by
+  // The cohort rules of docs/method.md, written out plainly: adult, stay >= 12 h, first stay per admission by
   // intime, events in [intime, intime + 12 h], more than 5 events.
   std::map<std::string, std::pair<double, double>> anchor;  // subject -> (anchor_age, anchor_year)
   for (auto& r : read_rows(data("mimic-iv-demo/hosp/patients.csv.gz")))
@@ -104,7 +104,7 @@ TEST(PrepareMimicIv, CohortMatchesAnIndependentDerivation) {
   EXPECT_EQ(summary["stays"], stays.size());
   EXPECT_EQ(summary["patients"], patients.size());
   for (const char* t : {"labevents", "prescriptions", "inputevents"}) EXPECT_EQ(summary["events_per_table"][t], per_table[t]) << t;
-  // The figures METHOD.md derived independently.
+  // The figures of docs/method.md, section 1, derived independently of this code.
   EXPECT_EQ(stays.size(), 125u);
   EXPECT_EQ(per_table["labevents"], 8906);
 }
@@ -140,7 +140,7 @@ TEST(PrepareEicu, CohortMatchesAnIndependentDerivation) {
   EXPECT_EQ(summary["stays"], stays.size());
   EXPECT_EQ(summary["patients"], patients.size());
   EXPECT_EQ(summary["events"], events);
-  EXPECT_EQ(stays.size(), 1432u);  // METHOD.md
+  EXPECT_EQ(stays.size(), 1432u);  // docs/method.md, section 1
   EXPECT_EQ(events, 34248);
 }
 

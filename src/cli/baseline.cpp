@@ -1,6 +1,7 @@
 // `rawmed baseline --kind independent --real WORK/real --n N --out SYN --seed S`: a reference
 // generator whose output `rawmed evaluate` scores like rawmed's (src/evaluate/baseline.h).
 #include "cli/commands.h"
+#include "cli/common_flags.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "evaluate/baseline.h"
@@ -13,12 +14,10 @@
 namespace rawmed::cli {
 
 namespace {
-struct BaselineArgs {
+struct BaselineArgs : RunFlags {
   std::string kind = "independent";
   std::filesystem::path real, out;
   int64_t stays = 0;
-  uint64_t seed = 0;
-  bool quiet = false;
 };
 }  // namespace
 
@@ -30,8 +29,7 @@ void add_baseline_command(CLI::App& app) {
   cmd->add_option("--real", args->real, "folder of the real splits (WORK/real); rows come from its train/")->required();
   cmd->add_option("--n", args->stays, "number of stays (default: as many as real train)");
   cmd->add_option("--out", args->out, "output Database folder")->required();
-  cmd->add_option("--seed", args->seed, "random seed");
-  cmd->add_flag("--quiet", args->quiet, "no progress output");
+  add_common_flags(cmd, *args, kSeed | kQuiet);
   cmd->callback([args] {
     set_quiet(args->quiet);
     std::filesystem::path train = args->real / "train";

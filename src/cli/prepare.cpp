@@ -1,5 +1,6 @@
 // `rawmed prepare --config FILE --work DIR`: raw tables -> tokenized event streams.
 #include "cli/commands.h"
+#include "cli/common_flags.h"
 #include "common/log.h"
 #include "ingest/prepare.h"
 
@@ -11,14 +12,13 @@ namespace rawmed::cli {
 
 void add_prepare_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("prepare", "Build the cohort and tokenize events (WORK/dataset, WORK/real)");
-  struct Args {
+  struct Args : RunFlags {
     std::string config, work;
-    bool quiet = false;
   };
   auto args = std::make_shared<Args>();
   cmd->add_option("--config", args->config, "dataset spec (TOML)")->required();
   cmd->add_option("--work", args->work, "working folder for this run")->required();
-  cmd->add_flag("--quiet", args->quiet, "no progress output");
+  add_common_flags(cmd, *args, kQuiet);
   cmd->callback([args] {
     set_quiet(args->quiet);
     prepare(load_config(args->config), args->work);

@@ -7,24 +7,25 @@
 // outputs of the stage before it (for prepare: the config's dataset part and the raw input
 // files). So editing [temporal] reruns temporal, generate and evaluate, and nothing else.
 #include "cli/commands.h"
+#include "cli/common_flags.h"
 #include "codec/codec.h"
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/train_args.h"
+#include "evaluate/evaluate.h"
 #include "generate/generate.h"
 #include "ingest/byte_source.h"
 #include "ingest/db_location.h"
 #include "ingest/db_tables.h"
-#include "ingest/config.h"
+#include "common/config.h"
 #include "ingest/prepare.h"
 #include "temporal/temporal.h"
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
-#include <algorithm>
 #include <functional>
 #include <memory>
 #include <sstream>
@@ -32,14 +33,10 @@
 namespace rawmed::cli {
 namespace {
 
-struct RunArgs {
+struct RunArgs : RunFlags {
   fs::path config, work;
   int64_t n = 0;
   std::string preset = "demo";
-  uint64_t seed = 0;
-  int threads = 0;
-  std::string device = "cpu";
-  bool quiet = false;
   bool force = false;
   bool no_gate = false;
   double max_train_minutes = 0;  // per training stage; 0: the preset's own limits
@@ -108,11 +105,9 @@ void run_pipeline(const RunArgs& args) {
   fs::create_directories(work / "run");
 
   TrainArgs train;
+  static_cast<RunFlags&>(train) = args;
   train.work = work;
   train.preset = args.preset;
-  train.device = args.device;
-  train.threads = args.threads;
-  train.seed = args.seed;
   TrainArgs codec_train = train, temporal_train = train;
   codec_train.max_minutes = args.minutes_of(args.codec_minutes);
   temporal_train.max_minutes = args.minutes_of(args.temporal_minutes);
@@ -177,19 +172,14 @@ void run_pipeline(const RunArgs& args) {
                     {{"section", section("evaluate")}, {"seed", args.seed}},
                     evaluate_out,
                     [&] {
-                      // The evaluate command itself, run in this process, so both paths stay one.
-                      CLI::App app;
-                      add_evaluate_command(app);
-                      std::vector<std::string> argv = {"evaluate",
-                                                       "--real", (work / "real").string(),
-                                                       "--synthetic", (work / "synthetic").string(),
-                                                       "--out", (work / "report").string(),
-                                                       "--seed", std::to_string(args.seed),
-                                                       "--threads", std::to_string(args.threads),
-                                                       "--device", args.device};
-                      if (args.quiet) argv.push_back("--quiet");
-                      std::reverse(argv.begin(), argv.end());  // CLI11 takes a vector in reverse order
-                      app.parse(argv);
+                      eval::EvaluateOptions e;
+                      e.real = work / "real";
+                      e.synthetic = work / "synthetic";
+                      e.out = work / "report";
+                      e.seed = args.seed;
+                      e.threads = args.threads;
+                      e.device = args.device;
+                      eval::evaluate_folders(e);
                     }});
 
   nlohmann::json summary = {{"config", args.config.string()}, {"preset", args.preset}, {"seed", args.seed},
@@ -242,9 +232,7 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("--n", args->n, "synthetic stays (default: as many as the real train split)");
   cmd->add_option("--preset", args->preset, "model size: paper, demo or tiny")
       ->check(CLI::IsMember({"paper", "demo", "tiny"}));
-  cmd->add_option("--seed", args->seed, "random seed");
-  cmd->add_option("--threads", args->threads, "CPU threads (0: all cores)");
-  cmd->add_option("--device", args->device, "cpu or cuda");
+  add_common_flags(cmd, *args);
   cmd->add_option("--max-train-minutes", args->max_train_minutes, "wall-clock limit of each training stage (0: none)")
       ->check(CLI::Range(0.0, 1e6));
   cmd->add_option("--codec-minutes", args->codec_minutes, "wall-clock limit of the codec stage (default: --max-train-minutes)")
@@ -255,7 +243,6 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("--out", args->out, "also publish the synthetic database to postgresql://...?schema=NAME or sqlite:FILE");
   cmd->add_flag("--force", args->force, "rerun every stage even when up to date");
   cmd->add_flag("--no-gate", args->no_gate, "generate without the release gate (recorded in synthetic/MANIFEST.json)");
-  cmd->add_flag("--quiet", args->quiet, "no progress output");
   cmd->callback([args] {
     set_quiet(args->quiet);
     run_pipeline(*args);

@@ -1,5 +1,6 @@
 // `rawmed sample`: draw exactly N stays from the trained temporal model into WORK/samples/.
 #include "cli/commands.h"
+#include "cli/common_flags.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "temporal/temporal.h"
@@ -12,10 +13,9 @@ namespace rawmed::cli {
 
 void add_sample_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("sample", "Sample stays (event times and codes) from the temporal model");
-  struct Args {
+  struct Args : RunFlags {
     std::filesystem::path work;
     temporal::SampleOptions options;
-    bool quiet = false;
     bool compare = true;
   };
   auto args = std::make_shared<Args>();
@@ -29,17 +29,17 @@ void add_sample_command(CLI::App& app) {
                 "time drawn below it to it (digit and minute layouts; a gap is never earlier)");
   cmd->add_option("--top-k", o.top_k, "keep the k most likely tokens (0: off)");
   cmd->add_option("--top-p", o.top_p, "nucleus sampling mass (1: off)");
-  cmd->add_option("--seed", o.seed, "random seed");
   cmd->add_option("--batch-size", o.batch_size, "stays sampled together");
   cmd->add_option("--min-events", o.min_events, "END only after this many events");
-  cmd->add_option("--device", o.device, "cpu or cuda");
-  cmd->add_option("--threads", o.threads, "CPU threads (0: all cores)");
   cmd->add_option("--gender", o.gender, "only stays of this gender (conditioned model)");
   cmd->add_option("--age-group", o.age_group, "only stays of this age group, e.g. 65-79 or 65+ (conditioned model)");
   cmd->add_flag("!--no-compare", args->compare, "skip the comparison with the train split");
-  cmd->add_flag("--quiet", args->quiet, "no progress output");
+  add_common_flags(cmd, *args);
   cmd->callback([args] {
     set_quiet(args->quiet);
+    args->options.seed = args->seed;
+    args->options.device = args->device;
+    args->options.threads = args->threads;
     auto samples = temporal::sample_stays(args->work, args->options);
     nlohmann::json extra = nlohmann::json::object();
     if (args->compare) extra["compare_with_train"] = temporal::compare_with_train(args->work, samples);

@@ -1,5 +1,6 @@
 // `rawmed train --stage codec|temporal`: shared flags, then the stage's own training loop.
 #include "cli/commands.h"
+#include "cli/common_flags.h"
 #include "codec/codec.h"
 #include "common/error.h"
 #include "common/fs.h"
@@ -16,23 +17,19 @@ void add_train_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("train", "Train a model stage (codec = RQ-VAE, temporal = Transformer)");
   auto args = std::make_shared<TrainArgs>();
   auto stage = std::make_shared<std::string>();
-  auto quiet = std::make_shared<bool>(false);
   cmd->add_option("--stage", *stage, "codec or temporal")->required()->check(CLI::IsMember({"codec", "temporal"}));
   cmd->add_option("--work", args->work, "working folder (from rawmed prepare)")->required();
   cmd->add_option("--config", args->config, "dataset spec (default: WORK/config.toml)");
   cmd->add_option("--preset", args->preset, "model size: paper, demo or tiny")
       ->check(CLI::IsMember({"paper", "demo", "tiny"}));
-  cmd->add_option("--device", args->device, "cpu or cuda");
-  cmd->add_option("--threads", args->threads, "CPU threads (0: all cores)");
-  cmd->add_option("--seed", args->seed, "random seed");
+  add_common_flags(cmd, *args);
   cmd->add_flag("--resume", args->resume, "continue from the last checkpoint");
   cmd->add_flag("--bf16", args->bf16, "bf16 autocast on CPU");
   cmd->add_option("--max-epochs", args->max_epochs, "override the preset's epoch limit");
   cmd->add_option("--max-minutes", args->max_minutes, "stop after this wall time (0: none)")
       ->check(CLI::Range(0.0, 1e6));
-  cmd->add_flag("--quiet", *quiet, "no progress output");
-  cmd->callback([args, stage, quiet] {
-    set_quiet(*quiet);
+  cmd->callback([args, stage] {
+    set_quiet(args->quiet);
     WorkLock lock(args->work, "train --stage " + *stage);
     if (*stage == "codec") codec::run_training(*args);
     else temporal::run_training(*args);

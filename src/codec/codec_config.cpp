@@ -1,7 +1,7 @@
 #include "codec/codec_config.h"
 
 #include "common/error.h"
-#include "ingest/config_fields.h"
+#include "common/config_fields.h"
 
 namespace rawmed::codec {
 
@@ -9,7 +9,7 @@ CodecConfig codec_preset(const std::string& name) {
   CodecConfig c;
   c.preset = name;
   if (name == "paper") {
-    // Paper / reference sizes (reference notes 2.1), with our quantizer improvements kept on.
+    // Paper / reference sizes (docs/method.md, section 7), with our quantizer improvements kept on.
     c.embed_dim = 256;
     c.channels = 256;
     c.positions = 4;

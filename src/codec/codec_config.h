@@ -18,7 +18,7 @@ struct CodecConfig {
   int depth = 2;                // D residual quantization depth
   int codebook_size = 1024;     // K
   int kernel_size = 5;          // encoder strided conv kernel
-  bool positional_embedding = true;  // the reference has none (notes 6.12)
+  bool positional_embedding = true;  // the reference has none (docs/method.md, section 7)
   std::string upsample = "query";    // decoder: "shuffle" (Conv1d 2x channels + 1-D pixel shuffle),
                                      // "transpose" (ConvTranspose1d, the reference) or "query" (each
                                      // slot = MLP(all P latents + slot embedding))

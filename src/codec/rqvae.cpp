@@ -123,7 +123,7 @@ ResidualQuantizerImpl::Output ResidualQuantizerImpl::forward(const torch::Tensor
     quantized_sum = quantized_sum + q;
     residual = residual - q;
   }
-  // Straight-through: the encoder gets the decoder's gradient once (not once per depth, notes 6.11).
+  // Straight-through: the encoder gets the decoder's gradient once (not once per depth as in the reference; docs/method.md, section 7).
   return {z + (quantized_sum - z).detach(), torch::stack(codes, 1), commitment};
 }
 

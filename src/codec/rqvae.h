@@ -1,5 +1,5 @@
 #pragma once
-// The event codec: an RQ-VAE over one tokenized event (METHOD.md section 2).
+// The event codec: an RQ-VAE over one tokenized event (docs/method.md, section 2).
 //   tokens, types, DPE (+ roles) (B, L) -> summed embeddings -> strided Conv1d encoder -> (B, P, C)
 //   latents -> residual quantizer (depth D, EMA codebooks) -> codes (B, P, D)
 //   -> decoder (upsampling convolutions, or the "query" decoder: every slot reads the whole code)

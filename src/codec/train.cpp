@@ -10,13 +10,14 @@
 #include "common/log.h"
 #include "common/schedule.h"
 #include "common/torch_env.h"
-#include "ingest/config.h"
+#include "common/trainer.h"
+#include "common/config.h"
 #include "text/grammar.h"
 
-#include <ATen/autocast_mode.h>
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <map>
 #include <sstream>
@@ -220,29 +221,6 @@ EvalResult evaluate(RQVAE& model, const Dataset& d, const EventTensors& ev, cons
   return r;
 }
 
-// bf16 autocast for the whole run (CPU or CUDA); weight casts are not cached because the
-// weights change every step.
-struct AutocastScope {
-  bool on;
-  AutocastScope(bool enable, const torch::Device& device) : on(enable) {
-    if (!on) return;
-    at::autocast::set_autocast_cache_enabled(false);
-    if (device.is_cpu()) {
-      at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
-      at::autocast::set_cpu_enabled(true);
-    } else {
-      at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
-      at::autocast::set_enabled(true);
-    }
-  }
-  ~AutocastScope() {
-    if (!on) return;
-    at::autocast::set_cpu_enabled(false);
-    at::autocast::set_enabled(false);
-    at::autocast::set_autocast_cache_enabled(true);
-  }
-};
-
 using NamedState = std::vector<std::pair<std::string, torch::Tensor>>;
 
 NamedState model_state(RQVAE& model) {
@@ -268,7 +246,7 @@ void copy_state(RQVAE& model, const NamedState& from) {
 struct RunState {
   int epoch = 0;
   int64_t next_batch = 0, step = 0;
-  int best_epoch = -1, bad_epochs = 0;
+  Patience patience;
   double best_exact = -1, best_accuracy = -1;
   bool done = false;
   std::string stopped_by;
@@ -285,8 +263,8 @@ struct RunState {
   nlohmann::json to_json(const std::mt19937_64& rng) const {
     std::ostringstream rng_text;
     rng_text << rng;
-    return {{"epoch", epoch},         {"next_batch", next_batch},       {"step", step},
-            {"best_epoch", best_epoch}, {"bad_epochs", bad_epochs},     {"best_exact", best_exact},
+    nlohmann::json j = {{"epoch", epoch},         {"next_batch", next_batch},       {"step", step},
+                                          {"best_exact", best_exact},
             {"best_accuracy", best_accuracy}, {"done", done},           {"stopped_by", stopped_by},
             {"train_seconds", train_seconds}, {"trained_events", trained_events}, {"lr", lr}, {"history", history},
             {"loss_sum", loss_sum},   {"token_loss_sum", token_loss_sum}, {"type_loss_sum", type_loss_sum},
@@ -294,13 +272,14 @@ struct RunState {
             {"tokens", tokens},       {"correct", correct},             {"restarted", restarted},
             {"epoch_events", epoch_events}, {"epoch_seconds", epoch_seconds}, {"code_counts", code_counts},
             {"rng", rng_text.str()}};
+    patience.to_json(j);
+    return j;
   }
   void from_json(const nlohmann::json& j, std::mt19937_64& rng) {
     epoch = j.at("epoch");
     next_batch = j.at("next_batch");
     step = j.at("step");
-    best_epoch = j.at("best_epoch");
-    bad_epochs = j.at("bad_epochs");
+    patience.from_json(j);
     best_exact = j.at("best_exact");
     best_accuracy = j.at("best_accuracy");
     done = j.at("done");
@@ -374,9 +353,7 @@ void save_checkpoint(const fs::path& path, RQVAE& model, torch::optim::AdamW& op
   archive.write("optimizer", optim);
   for (const auto& [name, t] : best) best_weights.write(name, t);
   archive.write("best", best_weights);
-  std::ostringstream bytes;
-  archive.save_to(bytes);
-  write_file_checksummed(path, bytes.str());
+  save_checkpoint_archive(path, archive);
 }
 
 // Differences between two fingerprints, as "key: checkpoint X, now Y".
@@ -394,14 +371,8 @@ std::string fingerprint_diff(const nlohmann::json& saved, const nlohmann::json& 
 void load_checkpoint(const fs::path& path, const torch::Device& device, const nlohmann::json& fp, RQVAE& model,
                      torch::optim::AdamW& optimizer, NamedState& best, RunState& state, std::mt19937_64& rng,
                      std::vector<int64_t>& perm) {
-  if (!fs::exists(path)) fail("{}: no checkpoint to resume from (train without --resume first)", path.string());
   torch::serialize::InputArchive archive;
-  std::istringstream bytes(read_file_checksummed(path));
-  try {
-    archive.load_from(bytes, device);
-  } catch (const c10::Error&) {
-    fail("{}: corrupt or truncated checkpoint (cannot be read); delete it or train without --resume", path.string());
-  }
+  load_checkpoint_archive(path, archive, device);
   c10::IValue format, saved_fp, saved_state;
   if (!archive.try_read("format", format) || !format.isString() || format.toStringRef() != kCheckpointFormat)
     fail("{}: not a codec checkpoint (format '{}' expected)", path.string(), kCheckpointFormat);
@@ -509,16 +480,162 @@ VocabSizes vocab_sizes(const Dataset& d) {
   return s;
 }
 
+namespace {
+
+using SplitIds = std::array<std::vector<int64_t>, 3>;
+
+// Event ids of each split (train, valid, test), in dataset order.
+SplitIds event_ids_by_split(const Dataset& d) {
+  SplitIds ids;
+  for (size_t s = 0; s < d.num_stays(); ++s)
+    for (uint64_t e = d.stay_offsets[s]; e < d.stay_offsets[s + 1]; ++e)
+      ids[d.stays[s].split].push_back(static_cast<int64_t>(e));
+  return ids;
+}
+
+// One optimizer step on batch `b` (number augmentation, forward, heads, AdamW at the scheduled
+// rate, codebook EMA and restarts); adds the step's losses, accuracy and code counts to `st`.
+void train_step(RQVAE& model, torch::optim::AdamW& optimizer, Batch b, const CodecConfig& cfg, double share_done,
+                RunState& st, std::mt19937_64& rng) {
+  const int64_t n = b.tokens.size(0);
+  if (cfg.augment_numbers > 0) redraw_digits(b, cfg.augment_numbers, rng);
+  auto out = model->forward(b.tokens, b.types, b.dpe);
+  auto heads = run_heads(model, out.hidden, out.commitment, b);
+  st.lr = learning_rate(cfg, st.step, share_done);
+  set_adamw_learning_rate(optimizer, st.lr);
+  optimizer.zero_grad();
+  heads.loss.backward();
+  torch::nn::utils::clip_grad_norm_(model->parameters(), cfg.clip);
+  optimizer.step();
+  if (model->quantize) st.restarted += model->quantizer->update_codebooks(cfg.dead_code_threshold, rng);
+
+  int64_t t = heads.token_target.size(0);
+  st.loss_sum += heads.loss.item<double>();
+  st.token_loss_sum += heads.token_loss.item<double>();
+  st.type_loss_sum += heads.type_loss.item<double>();
+  st.dpe_loss_sum += heads.dpe_loss.item<double>();
+  st.commitment_sum += out.commitment.item<double>();
+  st.batches++;
+  st.tokens += t;
+  st.correct += (heads.token_pred == heads.token_target).sum().item<int64_t>();
+  auto codes = out.codes.to(torch::kCPU).to(torch::kLong).contiguous();
+  const int64_t* pc = codes.data_ptr<int64_t>();
+  for (int64_t i = 0; i < codes.numel() && model->quantize; ++i) st.code_counts[i % cfg.depth][pc[i]]++;
+  st.epoch_events += n;
+  st.trained_events += n;
+}
+
+// The history entry of the epoch just evaluated (and its log line).
+nlohmann::json epoch_entry(const RunState& st, const EvalResult& valid, bool partial) {
+  auto codebook = codebook_json(st.code_counts);
+  nlohmann::json entry = {{"epoch", st.epoch + 1},
+                          {"step", st.step},
+                          {"train_loss", st.loss_sum / st.batches},
+                          {"train_token_loss", st.token_loss_sum / st.batches},
+                          {"train_type_loss", st.type_loss_sum / st.batches},
+                          {"train_dpe_loss", st.dpe_loss_sum / st.batches},
+                          {"train_commitment", st.commitment_sum / st.batches},
+                          {"train_token_accuracy", double(st.correct) / st.tokens},
+                          {"valid_loss", valid.loss()},
+                          {"valid_token_accuracy", valid.token_accuracy()},
+                          {"valid_exact_event_rate", valid.exact_rate()},
+                          {"codebook_usage", codebook["usage"]},
+                          {"codebook_perplexity", codebook["perplexity"]},
+                          {"restarted_codes", st.restarted},
+                          {"lr", st.lr},
+                          {"partial", partial},
+                          {"seconds", st.epoch_seconds},
+                          {"events_per_second", st.epoch_events / std::max(1e-9, st.epoch_seconds)}};
+  log_info("codec epoch {}: loss {:.4f}, train tok acc {:.4f}, valid tok acc {:.4f}, valid exact {:.4f}, "
+           "perplexity {}, usage {}, restarts {}",
+           st.epoch + 1, st.loss_sum / st.batches, double(st.correct) / st.tokens, valid.token_accuracy(),
+           valid.exact_rate(), codebook["perplexity"].dump(), codebook["usage"].dump(), st.restarted);
+  return entry;
+}
+
+// Codes, model.pt, config.json and train.json from the model's current weights; returns train.json.
+nlohmann::json write_outputs(RQVAE& model, const Dataset& d, const CodecConfig& cfg, const TrainOptions& o,
+                             const SplitIds& split_ids, const EventTensors& events,
+                             const std::unordered_map<std::string, std::string>& col_types, const EventGrammar& grammar,
+                             const RunState& st, int threads, const VocabSizes& sizes) {
+  const auto device = parse_device(o.device);
+  std::vector<uint16_t> codes(d.num_events() * cfg.positions * cfg.depth, 0);
+  EvalResult per_split[3];
+  double inference_seconds = 0;
+  for (int s = 0; s < 3; ++s) {
+    per_split[s] = evaluate(model, d, events, split_ids[s], col_types, grammar, device, &codes);
+    inference_seconds += per_split[s].seconds;
+  }
+  std::vector<std::vector<int64_t>> train_counts(cfg.depth, std::vector<int64_t>(cfg.codebook_size, 0));
+  size_t per_event = static_cast<size_t>(cfg.positions) * cfg.depth;
+  for (auto e : split_ids[kTrain])
+    for (size_t k = 0; k < per_event; ++k) train_counts[k % cfg.depth][codes[e * per_event + k]]++;
+  auto codebook = codebook_json(train_counts);
+
+  write_codes_file(o.out_dir / "codes.bin", {d.num_events(), static_cast<uint32_t>(cfg.positions),
+                                             static_cast<uint32_t>(cfg.depth),
+                                             static_cast<uint32_t>(cfg.codebook_size), codes});
+  save_model(o.out_dir / "model.pt", model);
+  write_json_atomic(o.out_dir / "config.json", model_config_json(model));
+
+  const auto& valid = per_split[kValid];
+  nlohmann::json report = {
+      {"format", "rawmed-codec-train/1"},
+      {"preset", cfg.preset},
+      {"config", cfg.to_json()},
+      {"seed", o.seed},
+      {"device", o.device},
+      {"bf16", o.bf16},
+      {"threads", threads},
+      {"runtime", torch_runtime_info()},
+      {"dataset", {{"events", d.num_events()},
+                   {"train_events", split_ids[kTrain].size()},
+                   {"valid_events", split_ids[kValid].size()},
+                   {"test_events", split_ids[kTest].size()},
+                   {"vocab_tokens", sizes.tokens},
+                   {"tokens_per_event", sizes.length}}},
+      {"parameters", [&] {
+         int64_t n = 0;
+         for (const auto& p : model->parameters()) n += p.numel();
+         return n;
+       }()},
+      {"epochs", st.history},
+      {"best_epoch", st.patience.best_epoch},
+      {"stopped_by", st.stopped_by},
+      {"steps", st.step},
+      {"train_seconds", st.train_seconds},
+      {"events_per_second", st.trained_events / std::max(1e-9, st.train_seconds)},
+      {"inference_events_per_second", d.num_events() / std::max(1e-9, inference_seconds)},
+      {"train_exact_event_rate", per_split[kTrain].exact_rate()},
+      {"valid_exact_event_rate", valid.exact_rate()},
+      {"test_exact_event_rate", per_split[kTest].exact_rate()},
+      {"train_token_accuracy", per_split[kTrain].token_accuracy()},
+      {"valid_token_accuracy", valid.token_accuracy()},
+      {"numeric_value_exact_rate", valid.to_json()["numeric_value_exact_rate"]},
+      {"categorical_value_exact_rate", valid.to_json()["categorical_value_exact_rate"]},
+      {"splits", {{"train", per_split[kTrain].to_json()},
+                  {"valid", per_split[kValid].to_json()},
+                  {"test", per_split[kTest].to_json()}}},
+      {"codebook_usage", codebook["usage"]},
+      {"codebook_perplexity", codebook["perplexity"]}};
+  for (auto& [key, value] : o.record.items()) report[key] = value;
+  write_json_atomic(o.out_dir / "train.json", report);
+  log_info("codec: exact events train {:.4f} valid {:.4f} test {:.4f}; valid token accuracy {:.4f}; "
+           "codebook usage {} of {}; {:.0f} events/s",
+           per_split[kTrain].exact_rate(), valid.exact_rate(), per_split[kTest].exact_rate(), valid.token_accuracy(),
+           codebook["usage"].dump(), cfg.codebook_size, report["events_per_second"].get<double>());
+  return report;
+}
+
+}  // namespace
+
 TrainResult train_codec(const Dataset& d, const CodecConfig& cfg, const TrainOptions& o) {
   auto device = parse_device(o.device);
   int threads = setup_torch_threads(o.threads);
   VocabSizes sizes = vocab_sizes(d);
   cfg.validate(sizes.length);
 
-  std::vector<int64_t> split_ids[3];
-  for (size_t s = 0; s < d.num_stays(); ++s)
-    for (uint64_t e = d.stay_offsets[s]; e < d.stay_offsets[s + 1]; ++e)
-      split_ids[d.stays[s].split].push_back(static_cast<int64_t>(e));
+  const SplitIds split_ids = event_ids_by_split(d);
   const auto& train_ids = split_ids[kTrain];
   if (train_ids.size() < 2) fail("codec: the training split has {} events; need at least 2", train_ids.size());
   EventTensors events = pad_events(d, sizes.length, device);
@@ -545,12 +662,12 @@ TrainResult train_codec(const Dataset& d, const CodecConfig& cfg, const TrainOpt
              st.next_batch, st.step);
   }
   auto check_done = [&] {
-    if (st.bad_epochs >= cfg.patience) st.done = true, st.stopped_by = "early_stopping";
+    if (st.patience.exhausted(cfg.patience)) st.done = true, st.stopped_by = "early_stopping";
     else if (st.epoch >= cfg.max_epochs) st.done = true, st.stopped_by = "max_epochs";
   };
   if (!st.done) check_done();
 
-  AutocastScope autocast(o.bf16, device);
+  Bf16Autocast autocast(o.bf16, device);
   auto run_start = Clock::now();
   int64_t steps_this_call = 0;
   size_t batches_per_epoch = train_ids.size() / cfg.batch_size + (train_ids.size() % cfg.batch_size >= 2 ? 1 : 0);
@@ -578,34 +695,9 @@ TrainResult train_codec(const Dataset& d, const CodecConfig& cfg, const TrainOpt
         log_info("codec: codebooks initialised by k-means on encoder outputs (step {})", st.step);
       }
       model->quantize = st.step >= cfg.warmup_steps;
-      Batch b = gather(events, perm.data() + begin, n, device);
-      if (cfg.augment_numbers > 0) redraw_digits(b, cfg.augment_numbers, rng);
-      auto out = model->forward(b.tokens, b.types, b.dpe);
-      auto heads = run_heads(model, out.hidden, out.commitment, b);
       double share_done =
           run_progress(st.step, cfg.max_epochs * int64_t(batches_per_epoch), seconds_since(run_start), o.max_minutes * 60);
-      st.lr = learning_rate(cfg, st.step, share_done);
-      set_adamw_learning_rate(optimizer, st.lr);
-      optimizer.zero_grad();
-      heads.loss.backward();
-      torch::nn::utils::clip_grad_norm_(model->parameters(), cfg.clip);
-      optimizer.step();
-      if (model->quantize) st.restarted += model->quantizer->update_codebooks(cfg.dead_code_threshold, rng);
-
-      int64_t t = heads.token_target.size(0);
-      st.loss_sum += heads.loss.item<double>();
-      st.token_loss_sum += heads.token_loss.item<double>();
-      st.type_loss_sum += heads.type_loss.item<double>();
-      st.dpe_loss_sum += heads.dpe_loss.item<double>();
-      st.commitment_sum += out.commitment.item<double>();
-      st.batches++;
-      st.tokens += t;
-      st.correct += (heads.token_pred == heads.token_target).sum().item<int64_t>();
-      auto codes = out.codes.to(torch::kCPU).to(torch::kLong).contiguous();
-      const int64_t* pc = codes.data_ptr<int64_t>();
-      for (int64_t i = 0; i < codes.numel() && model->quantize; ++i) st.code_counts[i % cfg.depth][pc[i]]++;
-      st.epoch_events += static_cast<int64_t>(n);
-      st.trained_events += static_cast<int64_t>(n);
+      train_step(model, optimizer, gather(events, perm.data() + begin, n, device), cfg, share_done, st, rng);
       st.step++;
       steps_this_call++;
       progress.advance(static_cast<int64_t>(n));
@@ -641,41 +733,15 @@ TrainResult train_codec(const Dataset& d, const CodecConfig& cfg, const TrainOpt
     const bool partial = out_of_time && st.next_batch < static_cast<int64_t>(batches_per_epoch);
 
     EvalResult valid = evaluate(model, d, events, split_ids[kValid], col_types, grammar, device, nullptr);
-    auto codebook = codebook_json(st.code_counts);
-    nlohmann::json entry = {{"epoch", st.epoch + 1},
-                            {"step", st.step},
-                            {"train_loss", st.loss_sum / st.batches},
-                            {"train_token_loss", st.token_loss_sum / st.batches},
-                            {"train_type_loss", st.type_loss_sum / st.batches},
-                            {"train_dpe_loss", st.dpe_loss_sum / st.batches},
-                            {"train_commitment", st.commitment_sum / st.batches},
-                            {"train_token_accuracy", double(st.correct) / st.tokens},
-                            {"valid_loss", valid.loss()},
-                            {"valid_token_accuracy", valid.token_accuracy()},
-                            {"valid_exact_event_rate", valid.exact_rate()},
-                            {"codebook_usage", codebook["usage"]},
-                            {"codebook_perplexity", codebook["perplexity"]},
-                            {"restarted_codes", st.restarted},
-                            {"lr", st.lr},
-                            {"partial", partial},
-                            {"seconds", st.epoch_seconds},
-                            {"events_per_second", st.epoch_events / std::max(1e-9, st.epoch_seconds)}};
-    st.history.push_back(entry);
-    log_info("codec epoch {}: loss {:.4f}, train tok acc {:.4f}, valid tok acc {:.4f}, valid exact {:.4f}, "
-             "perplexity {}, usage {}, restarts {}",
-             st.epoch + 1, st.loss_sum / st.batches, double(st.correct) / st.tokens, valid.token_accuracy(),
-             valid.exact_rate(), codebook["perplexity"].dump(), codebook["usage"].dump(), st.restarted);
+    st.history.push_back(epoch_entry(st, valid, partial));
     bool better = valid.exact_rate() > st.best_exact ||
                   (valid.exact_rate() == st.best_exact && valid.token_accuracy() > st.best_accuracy);
     if (better) {
       st.best_exact = valid.exact_rate();
       st.best_accuracy = valid.token_accuracy();
-      st.best_epoch = st.epoch + 1;
-      st.bad_epochs = 0;
       best = clone_state(model);
-    } else {
-      st.bad_epochs++;
     }
+    st.patience.record(better, st.epoch + 1);
     // A partial epoch counts as done (its weights were evaluated above, at the schedule's lowest
     // rate); --resume goes on with the next epoch.
     st.epoch++;
@@ -695,73 +761,8 @@ TrainResult train_codec(const Dataset& d, const CodecConfig& cfg, const TrainOpt
   // Outputs from the best epoch (or the current weights when no epoch has finished yet).
   result.last_state = clone_state(model);
   if (!best.empty()) copy_state(model, best);
-  std::vector<uint16_t> codes(d.num_events() * cfg.positions * cfg.depth, 0);
-  EvalResult per_split[3];
-  double inference_seconds = 0;
-  for (int s = 0; s < 3; ++s) {
-    per_split[s] = evaluate(model, d, events, split_ids[s], col_types, grammar, device, &codes);
-    inference_seconds += per_split[s].seconds;
-  }
-  std::vector<std::vector<int64_t>> train_counts(cfg.depth, std::vector<int64_t>(cfg.codebook_size, 0));
-  size_t per_event = static_cast<size_t>(cfg.positions) * cfg.depth;
-  for (auto e : train_ids)
-    for (size_t k = 0; k < per_event; ++k) train_counts[k % cfg.depth][codes[e * per_event + k]]++;
-  auto codebook = codebook_json(train_counts);
-
-  write_codes_file(o.out_dir / "codes.bin", {d.num_events(), static_cast<uint32_t>(cfg.positions),
-                                             static_cast<uint32_t>(cfg.depth),
-                                             static_cast<uint32_t>(cfg.codebook_size), codes});
-  save_model(o.out_dir / "model.pt", model);
-  write_json_atomic(o.out_dir / "config.json", model_config_json(model));
-
-  const auto& valid = per_split[kValid];
-  nlohmann::json report = {
-      {"format", "rawmed-codec-train/1"},
-      {"preset", cfg.preset},
-      {"config", cfg.to_json()},
-      {"seed", o.seed},
-      {"device", o.device},
-      {"bf16", o.bf16},
-      {"threads", threads},
-      {"runtime", torch_runtime_info()},
-      {"dataset", {{"events", d.num_events()},
-                   {"train_events", split_ids[kTrain].size()},
-                   {"valid_events", split_ids[kValid].size()},
-                   {"test_events", split_ids[kTest].size()},
-                   {"vocab_tokens", sizes.tokens},
-                   {"tokens_per_event", sizes.length}}},
-      {"parameters", [&] {
-         int64_t n = 0;
-         for (const auto& p : model->parameters()) n += p.numel();
-         return n;
-       }()},
-      {"epochs", st.history},
-      {"best_epoch", st.best_epoch},
-      {"stopped_by", st.stopped_by},
-      {"steps", st.step},
-      {"train_seconds", st.train_seconds},
-      {"events_per_second", st.trained_events / std::max(1e-9, st.train_seconds)},
-      {"inference_events_per_second", d.num_events() / std::max(1e-9, inference_seconds)},
-      {"train_exact_event_rate", per_split[kTrain].exact_rate()},
-      {"valid_exact_event_rate", valid.exact_rate()},
-      {"test_exact_event_rate", per_split[kTest].exact_rate()},
-      {"train_token_accuracy", per_split[kTrain].token_accuracy()},
-      {"valid_token_accuracy", valid.token_accuracy()},
-      {"numeric_value_exact_rate", valid.to_json()["numeric_value_exact_rate"]},
-      {"categorical_value_exact_rate", valid.to_json()["categorical_value_exact_rate"]},
-      {"splits", {{"train", per_split[kTrain].to_json()},
-                  {"valid", per_split[kValid].to_json()},
-                  {"test", per_split[kTest].to_json()}}},
-      {"codebook_usage", codebook["usage"]},
-      {"codebook_perplexity", codebook["perplexity"]}};
-  for (auto& [key, value] : o.record.items()) report[key] = value;
-  write_json_atomic(o.out_dir / "train.json", report);
-  log_info("codec: exact events train {:.4f} valid {:.4f} test {:.4f}; valid token accuracy {:.4f}; "
-           "codebook usage {} of {}; {:.0f} events/s",
-           per_split[kTrain].exact_rate(), valid.exact_rate(), per_split[kTest].exact_rate(), valid.token_accuracy(),
-           codebook["usage"].dump(), cfg.codebook_size, report["events_per_second"].get<double>());
+  result.report = write_outputs(model, d, cfg, o, split_ids, events, col_types, grammar, st, threads, sizes);
   result.finished = true;
-  result.report = std::move(report);
   return result;
 }
 

@@ -3,8 +3,8 @@
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/log.h"
-#include "ingest/csv.h"
-#include "ingest/datetime.h"
+#include "common/csv.h"
+#include "common/datetime.h"
 #include "ingest/schema.h"
 
 #include <algorithm>

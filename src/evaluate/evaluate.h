@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace rawmed {
@@ -38,6 +39,24 @@ struct EvalConfig {
   uint64_t seed = 0;
   int threads = 0;                   // 0: all cores
 
+  // The [evaluate] keys (threads comes from the command line).
+  template <class Self, class F>
+  static void visit(Self& c, F&& f) {
+    f("min_item_rows", c.min_item_rows);
+    f("min_column_values", c.min_column_values);
+    f("min_item_rows_pcc", c.min_item_rows_pcc);
+    f("min_item_rows_pcc_other", c.min_item_rows_pcc_other);
+    f("max_association_rows", c.max_association_rows);
+    f("top_items_intertable", c.top_items_intertable);
+    f("privacy_items", c.privacy_items);
+    f("max_privacy_stays", c.max_privacy_stays);
+    f("histogram_items", c.histogram_items);
+    f("resamples", c.resamples);
+    f("pool_holdout", c.pool_holdout);
+    f("candidate_bootstrap", c.candidate_bootstrap);
+    f("attribute_items", c.attribute_items);
+    f("seed", c.seed);
+  }
   nlohmann::json to_json() const;
   // Reads the optional [evaluate] section (sub-tables utility, next_event, predictive_similarity
   // belong to the utility code and are not checked here).
@@ -101,6 +120,18 @@ struct EvaluateRequest {
 
 // Runs every section and writes the report folder atomically. Returns metrics.json's content.
 nlohmann::json run_evaluation(const EvaluateRequest& request);
+
+// What `rawmed evaluate` and `rawmed run` ask for.
+struct EvaluateOptions {
+  std::filesystem::path real, synthetic, out;
+  std::filesystem::path config;   // empty: REAL/../config.toml when present (written by prepare)
+  std::optional<uint64_t> seed;   // empty: [evaluate] seed, or 0
+  int threads = 0;                // 0: all cores
+  std::string device = "cpu";     // next-event model
+};
+// Reads the config, sets up Torch (threads, device) and the next-event section, then
+// run_evaluation (evaluate_nn.cpp, in rawmed_nn).
+nlohmann::json evaluate_folders(const EvaluateOptions& options);
 
 // Assembles report.html from metrics.json content and the loaded data (for plots).
 std::string render_report_html(const nlohmann::json& metrics, const Database& train, const Database& test,

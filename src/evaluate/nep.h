@@ -1,5 +1,5 @@
 #pragma once
-// Next-event prediction (reference notes 5.4): the events of a stay grouped by minute into item
+// Next-event prediction (docs/method.md, section 7): the events of a stay grouped by minute into item
 // sets ("labevents|Creatinine", ...); a one-layer LSTM over the multi-hot sets of the previous
 // steps predicts the next step's set. Trained on the candidate (TSTR) and on real train (TRTR),
 // scored on real test stays by micro-F1 at a threshold. Implemented in nep_nn.cpp (LibTorch);
@@ -34,6 +34,22 @@ struct NepConfig {
   double max_train_seconds = 20;  // per model; a safety cap (results then depend on speed)
   uint64_t seed = 0;
   std::string device = "cpu";     // set by the CLI's --device
+
+  // The [evaluate.nep] keys.
+  template <class Self, class F>
+  static void visit(Self& c, F&& f) {
+    f("hidden", c.hidden);
+    f("max_epochs", c.max_epochs);
+    f("patience", c.patience);
+    f("batch_size", c.batch_size);
+    f("learning_rate", c.learning_rate);
+    f("threshold", c.threshold);
+    f("valid_fraction", c.valid_fraction);
+    f("max_items", c.max_items);
+    f("max_steps", c.max_steps);
+    f("max_train_seconds", c.max_train_seconds);
+    f("seed", c.seed);
+  }
 };
 
 // Reads [evaluate.nep] of the [evaluate] table (absent: defaults). Implemented in nep_config.cpp.

@@ -1,4 +1,4 @@
-// Next-event prediction with a one-layer LSTM (reference notes 5.4). Differences from the
+// Next-event prediction with a one-layer LSTM (docs/method.md, section 7). Differences from the
 // reference: every step of a training stay is a target at once (the reference draws one random cut
 // per stay and epoch), which sees the same prefixes with less variance; the test score pools all
 // steps of each real test stay, and the reference's one-cut-per-stay score is reported beside it.

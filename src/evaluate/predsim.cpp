@@ -1,4 +1,4 @@
-// Predictive similarity (reference notes 5.5): within each table, every numeric or categorical
+// Predictive similarity (docs/method.md, section 7): within each table, every numeric or categorical
 // column in turn is predicted from the others by XGBoost, trained on real train (TRTR) or on the
 // candidate (TSTR), tested on real test rows that are not exact copies of a training row.
 // Categorical targets: error rate (and macro-F1); numeric targets: SMAPE (and MAE).

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <functional>
 #include <map>
 
 namespace rawmed::eval {
@@ -428,6 +429,27 @@ std::string utility_html(const nlohmann::json& sections) {
   return h;
 }
 
+std::string privacy_html(const nlohmann::json& s) {
+  return "<h2 id=privacy>Privacy</h2>" + scalar_table(s) +
+         "<p class=note>Per patient across all tables. Distance: " + esc(at(at(s, "synthetic"), "distance").is_string() ? at(at(s, "synthetic"), "distance").get<std::string>() : "") +
+         ". DCR share: share of scored patients closer to real train than to the non-members; expected about " +
+         "n_train / (n_train + n_nonmembers). Membership attack: members = train patients, non-members = holdout "
+         "patients, score = minus the distance to the closest scored stay. Attribute inference: from age, gender and "
+         "events per table, the nearest scored stay's presence of sensitive items is the guess; the advantage is the "
+         "accuracy on members minus that on non-members. The real holdout column scores half of the holdout's "
+         "patients, with the other half as non-members. Paper anchor: membership attack accuracy 0.498 (ideal 0.5).</p>" +
+         attribute_table(s);
+}
+
+using Renderer = std::function<std::string(const nlohmann::json&)>;
+
+struct SectionBlock {
+  const char* name;   // the section's key in metrics.json, and the block's anchor
+  const char* title;  // its link text
+  Renderer render;
+  bool guarded = true;  // a failed section shows its error instead
+};
+
 }  // namespace
 
 std::string render_report_html(const nlohmann::json& metrics, const Database& train, const Database& test,
@@ -442,32 +464,30 @@ std::string render_report_html(const nlohmann::json& metrics, const Database& tr
                    esc(synthetic.dir.string()), synthetic.stays.size(), synthetic.total_rows(), train.stays.size(),
                    train.total_rows(), test.stays.size(), test.total_rows(), esc(metrics.value("created_utc", "")),
                    esc(metrics.value("rawmed_version", "")));
-  h += "<p class=meta>Sections: <a href=#fidelity>fidelity</a> &middot; <a href=#associations>associations</a> &middot; "
-       "<a href=#intertable>inter-table</a> &middot; <a href=#temporal>temporal</a> &middot; <a href=#privacy>privacy</a> "
-       "&middot; <a href=#validity>validity</a> &middot; <a href=#utility>utility</a></p>";
-  h += "<h2>Summary</h2>" + summary_table(metrics);
-  auto guarded = [&](const char* name, auto&& fn) {
+  auto guarded = [&](const char* name, const Renderer& fn) {
     const auto& s = at(sections, name);
     if (s.contains("error")) return fmt::format("<h2>{}</h2><p class=note>failed: {}</p>", name, esc(s["error"]));
     return fn(s);
   };
-  h += guarded("fidelity", [&](const nlohmann::json& s) { return fidelity_html(s, train, synthetic, test, pool, config); });
-  h += guarded("associations", [&](const nlohmann::json& s) { return associations_html(s); });
-  h += guarded("intertable", [&](const nlohmann::json& s) { return intertable_html(s); });
-  h += guarded("temporal", [&](const nlohmann::json& s) { return temporal_html(s, train, synthetic, test); });
-  h += guarded("privacy", [&](const nlohmann::json& s) {
-    return "<h2 id=privacy>Privacy</h2>" + scalar_table(s) +
-           "<p class=note>Per patient across all tables. Distance: " + esc(at(at(s, "synthetic"), "distance").is_string() ? at(at(s, "synthetic"), "distance").get<std::string>() : "") +
-           ". DCR share: share of scored patients closer to real train than to the non-members; expected about " +
-           "n_train / (n_train + n_nonmembers). Membership attack: members = train patients, non-members = holdout "
-           "patients, score = minus the distance to the closest scored stay. Attribute inference: from age, gender and "
-           "events per table, the nearest scored stay's presence of sensitive items is the guess; the advantage is the "
-           "accuracy on members minus that on non-members. The real holdout column scores half of the holdout's "
-           "patients, with the other half as non-members. Paper anchor: membership attack accuracy 0.498 (ideal 0.5).</p>" +
-           attribute_table(s);
-  });
-  h += guarded("validity", [&](const nlohmann::json& s) { return "<h2 id=validity>Validity</h2>" + scalar_table(s); });
-  h += utility_html(sections);
+  // The details block of each section that has one, in report order (a section without one shows
+  // in the summary table only). `utility` also renders the other model sections.
+  const std::vector<SectionBlock> blocks = {
+      {"fidelity", "fidelity",
+       [&](const nlohmann::json& s) { return fidelity_html(s, train, synthetic, test, pool, config); }},
+      {"associations", "associations", [&](const nlohmann::json& s) { return associations_html(s); }},
+      {"intertable", "inter-table", [&](const nlohmann::json& s) { return intertable_html(s); }},
+      {"temporal", "temporal", [&](const nlohmann::json& s) { return temporal_html(s, train, synthetic, test); }},
+      {"privacy", "privacy", [&](const nlohmann::json& s) { return privacy_html(s); }},
+      {"validity", "validity",
+       [&](const nlohmann::json& s) { return "<h2 id=validity>Validity</h2>" + scalar_table(s); }},
+      {"utility", "utility", [&](const nlohmann::json&) { return utility_html(sections); }, false},
+  };
+  std::string nav;
+  for (const auto& block : blocks)
+    nav += fmt::format("{}<a href=#{}>{}</a>", nav.empty() ? "" : " &middot; ", block.name, block.title);
+  h += "<p class=meta>Sections: " + nav + "</p>";
+  h += "<h2>Summary</h2>" + summary_table(metrics);
+  for (const auto& block : blocks) h += block.guarded ? guarded(block.name, block.render) : block.render(nullptr);
   h += "<h2>Run</h2><table><tr><th>Section</th><th>Seconds</th></tr>";
   for (auto& [k, v] : metrics["seconds"].items()) h += fmt::format("<tr><td>{}</td><td>{}</td></tr>", esc(k), num(v));
   h += "</table><p class=note>Every number is in metrics.json next to this file.</p></body></html>\n";

@@ -10,7 +10,8 @@
 #include "evaluate/rules.h"
 #include "evaluate/table_util.h"
 #include "evaluate/utility.h"
-#include "ingest/config.h"
+#include "common/config.h"
+#include "common/config_fields.h"
 #include "rawmed_version.h"
 
 #include <ctime>
@@ -23,47 +24,15 @@
 namespace rawmed::eval {
 
 nlohmann::json EvalConfig::to_json() const {
-  return {{"min_item_rows", min_item_rows},
-          {"min_column_values", min_column_values},
-          {"min_item_rows_pcc", min_item_rows_pcc},
-          {"min_item_rows_pcc_other", min_item_rows_pcc_other},
-          {"max_association_rows", max_association_rows},
-          {"top_items_intertable", top_items_intertable},
-          {"privacy_items", privacy_items},
-          {"max_privacy_stays", max_privacy_stays},
-          {"histogram_items", histogram_items},
-          {"resamples", resamples},
-          {"pool_holdout", pool_holdout},
-          {"candidate_bootstrap", candidate_bootstrap},
-          {"attribute_items", attribute_items},
-          {"seed", seed},
-          {"threads", threads}};
+  nlohmann::json out = fields_to_json(*this);
+  out["threads"] = threads;
+  return out;
 }
 
 EvalConfig EvalConfig::from_config(const Config& config) {
-  const toml::table& section = config_section(config, "evaluate");
-  const char* ctx = "evaluate";
-  check_keys(section,
-             {"min_item_rows", "min_column_values", "min_item_rows_pcc", "min_item_rows_pcc_other", "max_association_rows", "top_items_intertable", "privacy_items",
-              "max_privacy_stays", "histogram_items", "resamples", "pool_holdout", "candidate_bootstrap", "attribute_items", "seed", "utility", "predsim",
-              "nep"},
-             ctx, config.path);
   EvalConfig c;
-  c.min_item_rows = get_int(section, "min_item_rows", c.min_item_rows, ctx, config.path);
-  c.min_item_rows_pcc = get_int(section, "min_item_rows_pcc", c.min_item_rows_pcc, ctx, config.path);
-  c.min_column_values = get_int(section, "min_column_values", c.min_column_values, ctx, config.path);
-  c.min_item_rows_pcc_other = get_int(section, "min_item_rows_pcc_other", c.min_item_rows_pcc_other, ctx, config.path);
-  c.max_association_rows = get_int(section, "max_association_rows", c.max_association_rows, ctx, config.path);
-  c.top_items_intertable =
-      static_cast<int>(get_int(section, "top_items_intertable", c.top_items_intertable, ctx, config.path));
-  c.privacy_items = static_cast<int>(get_int(section, "privacy_items", c.privacy_items, ctx, config.path));
-  c.max_privacy_stays = get_int(section, "max_privacy_stays", c.max_privacy_stays, ctx, config.path);
-  c.histogram_items = static_cast<int>(get_int(section, "histogram_items", c.histogram_items, ctx, config.path));
-  c.resamples = static_cast<int>(get_int(section, "resamples", c.resamples, ctx, config.path));
-  c.pool_holdout = get_bool(section, "pool_holdout", c.pool_holdout, ctx, config.path);
-  c.candidate_bootstrap = get_bool(section, "candidate_bootstrap", c.candidate_bootstrap, ctx, config.path);
-  c.attribute_items = static_cast<int>(get_int(section, "attribute_items", c.attribute_items, ctx, config.path));
-  c.seed = static_cast<uint64_t>(get_int(section, "seed", static_cast<int64_t>(c.seed), ctx, config.path));
+  // The sub-tables belong to their sections (utility.cpp, nep_config.cpp).
+  apply_fields(c, config_section(config, "evaluate"), "evaluate", config.path, {"utility", "predsim", "nep"});
   if (c.resamples < 0 || c.attribute_items < 0)
     fail("{}: [evaluate] resamples and attribute_items must be >= 0", config.path.string());
   if (c.min_item_rows < 1 || c.min_column_values < 1 || c.min_item_rows_pcc < 2 || c.min_item_rows_pcc_other < 2 || c.top_items_intertable < 1 || c.privacy_items < 1)
@@ -292,45 +261,94 @@ Interval interval_from(const nlohmann::json& j) {
   return out;
 }
 
-void add_model_rows(nlohmann::json& rows, const nlohmann::json& sections) {
-  const auto& utility = sections.value("utility", nlohmann::json::object());
-  if (utility.contains("headline")) {
-    const auto& h = utility["headline"];
-    MetricSpec m{"tstr_auroc_mean", "Utility AUROC: TSTR (synthetic) vs TRTR (real)", kHigher};
-    rows.push_back(summary_row("utility", m, get_or_null(h, {"tstr_auroc_mean"}), get_or_null(h, {"trtr_auroc_mean"}),
-                               interval_from(get_or_null(h, {"tstr_interval"})),
-                               interval_from(get_or_null(h, {"trtr_interval"}))));
-    rows.back()["noise_floor_anchor_paper"] = paper_anchor("trtr_auroc_mean");
-    MetricSpec ratio{"tstr_trtr_ratio", "Utility ratio TSTR / TRTR", kHigher};
-    Interval ratio_interval = interval_from(get_or_null(h, {"ratio_interval"}));
-    rows.push_back(summary_row("utility", ratio, get_or_null(h, {"tstr_trtr_ratio"}), 1.0, ratio_interval,
-                               Interval{1.0, 1.0, 1.0, 1}));
+// What a model section reads: the real splits, the candidate and the [evaluate] table.
+struct ModelSectionInputs {
+  const Database& train;
+  const Database& holdout;
+  const Database& candidate;
+  const StringPool& pool;
+  const toml::table& evaluate;  // [evaluate] (empty without a config)
+  const fs::path& config_path;
+  const EvaluateRequest& request;
+};
+
+// A section that trains a model per side (real train, synthetic) and is scored once, without
+// resamples: its run function and the summary rows it adds.
+struct ModelSectionSpec {
+  const char* name;
+  std::function<nlohmann::json(const ModelSectionInputs&)> run;
+  std::function<void(nlohmann::json& rows, const nlohmann::json& section)> summary;
+};
+
+void utility_rows(nlohmann::json& rows, const nlohmann::json& utility) {
+  if (!utility.contains("headline")) return;
+  const auto& h = utility["headline"];
+  MetricSpec m{"tstr_auroc_mean", "Utility AUROC: TSTR (synthetic) vs TRTR (real)", kHigher};
+  rows.push_back(summary_row("utility", m, get_or_null(h, {"tstr_auroc_mean"}), get_or_null(h, {"trtr_auroc_mean"}),
+                             interval_from(get_or_null(h, {"tstr_interval"})),
+                             interval_from(get_or_null(h, {"trtr_interval"}))));
+  rows.back()["noise_floor_anchor_paper"] = paper_anchor("trtr_auroc_mean");
+  MetricSpec ratio{"tstr_trtr_ratio", "Utility ratio TSTR / TRTR", kHigher};
+  Interval ratio_interval = interval_from(get_or_null(h, {"ratio_interval"}));
+  rows.push_back(summary_row("utility", ratio, get_or_null(h, {"tstr_trtr_ratio"}), 1.0, ratio_interval,
+                             Interval{1.0, 1.0, 1.0, 1}));
+}
+
+void predsim_rows(nlohmann::json& rows, const nlohmann::json& predsim) {
+  if (!predsim.contains("headline")) return;
+  for (const char* key : {"smape", "error_rate"}) {
+    std::string tstr = std::string("tstr_") + key + "_mean", trtr = std::string("trtr_") + key + "_mean";
+    rows.push_back({{"section", "predictive_similarity"},
+                    {"metric", tstr},
+                    {"label", std::string("Column prediction ") + key + ": TSTR vs TRTR"},
+                    {"better", "lower"},
+                    {"synthetic", get_or_null(predsim, {"headline", tstr.c_str()})},
+                    {"noise_floor", get_or_null(predsim, {"headline", trtr.c_str()})},
+                    {"verdict", "no interval (one model per side)"}});
   }
-  const auto& predsim = sections.value("predictive_similarity", nlohmann::json::object());
-  if (predsim.contains("headline"))
-    for (const char* key : {"smape", "error_rate"}) {
-      std::string tstr = std::string("tstr_") + key + "_mean", trtr = std::string("trtr_") + key + "_mean";
-      rows.push_back({{"section", "predictive_similarity"},
-                      {"metric", tstr},
-                      {"label", std::string("Column prediction ") + key + ": TSTR vs TRTR"},
-                      {"better", "lower"},
-                      {"synthetic", get_or_null(predsim, {"headline", tstr.c_str()})},
-                      {"noise_floor", get_or_null(predsim, {"headline", trtr.c_str()})},
+}
+
+void next_event_rows(nlohmann::json& rows, const nlohmann::json& nep) {
+  if (!nep.contains("headline") || !nep["headline"].is_object()) return;
+  for (auto& [key, value] : nep["headline"].items())
+    if (key.rfind("tstr", 0) == 0 && (value.is_number() || value.is_null())) {
+      std::string trtr = "trtr" + key.substr(4);
+      rows.push_back({{"section", "next_event"},
+                      {"metric", key},
+                      {"label", "Next-event prediction " + key.substr(5) + ": TSTR vs TRTR"},
+                      {"better", key.find("loss") != std::string::npos ? "lower" : "higher"},
+                      {"synthetic", value},
+                      {"noise_floor", get_or_null(nep, {"headline", trtr.c_str()})},
                       {"verdict", "no interval (one model per side)"}});
     }
-  const auto& nep = sections.value("next_event", nlohmann::json::object());
-  if (nep.contains("headline") && nep["headline"].is_object())
-    for (auto& [key, value] : nep["headline"].items())
-      if (key.rfind("tstr", 0) == 0 && (value.is_number() || value.is_null())) {
-        std::string trtr = "trtr" + key.substr(4);
-        rows.push_back({{"section", "next_event"},
-                        {"metric", key},
-                        {"label", "Next-event prediction " + key.substr(5) + ": TSTR vs TRTR"},
-                        {"better", key.find("loss") != std::string::npos ? "lower" : "higher"},
-                        {"synthetic", value},
-                        {"noise_floor", get_or_null(nep, {"headline", trtr.c_str()})},
-                        {"verdict", "no interval (one model per side)"}});
-      }
+}
+
+// The model sections, in report order. Adding one is one entry.
+const std::vector<ModelSectionSpec>& model_sections() {
+  static const std::vector<ModelSectionSpec> sections = {
+      {"utility",
+       [](const ModelSectionInputs& in) {
+         // XGBoost keeps its own thread count ([evaluate.utility] threads, default 1): its OpenMP
+         // threads spin-wait, which on a busy machine costs far more than it gains (utility.h).
+         UtilityConfig utility = parse_utility_config(in.evaluate, in.config_path);
+         return evaluate_utility(in.train, in.holdout, in.candidate, in.pool, utility);
+       },
+       utility_rows},
+      {"predictive_similarity",
+       [](const ModelSectionInputs& in) {
+         PredsimConfig predsim = parse_predsim_config(in.evaluate, in.config_path);
+         return evaluate_predictive_similarity(in.train, in.holdout, in.candidate, in.pool, predsim);
+       },
+       predsim_rows},
+      {"next_event",
+       [](const ModelSectionInputs& in) {
+         if (!in.request.next_event)
+           return nlohmann::json{{"not_computed", "next-event prediction is not available in this build"}};
+         return in.request.next_event(in.train, in.holdout, in.candidate, in.pool);
+       },
+       next_event_rows},
+  };
+  return sections;
 }
 
 }  // namespace
@@ -425,33 +443,21 @@ nlohmann::json run_evaluation(const EvaluateRequest& request) {
     if (!sections[spec.name].contains("error")) sections[spec.name]["intervals"] = intervals;
   }
 
-  auto timed = [&](const std::string& name, auto&& fn) {
-    auto t0 = Clock::now();
-    try {
-      sections[name] = fn();
-    } catch (const std::exception& e) {
-      sections[name] = {{"error", e.what()}};
-      log_info("evaluate: section {} failed: {}", name, e.what());
-    }
-    timing[name] = seconds_since(t0);
-  };
   static const toml::table kEmpty;
   const toml::table& evaluate_table = request.config ? config_section(*request.config, "evaluate") : kEmpty;
-  timed("utility", [&] {
-    // XGBoost keeps its own thread count ([evaluate.utility] threads, default 1): its OpenMP
-    // threads spin-wait, which on a busy machine costs far more than it gains (utility.h).
-    UtilityConfig utility = parse_utility_config(evaluate_table, request.config_path);
-    return evaluate_utility(train, holdout.db, synthetic, pool, utility);
-  });
-  timed("predictive_similarity", [&] {
-    PredsimConfig predsim = parse_predsim_config(evaluate_table, request.config_path);
-    return evaluate_predictive_similarity(train, holdout.db, synthetic, pool, predsim);
-  });
-  timed("next_event", [&] {
-    if (!request.next_event) return nlohmann::json{{"not_computed", "next-event prediction is not available in this build"}};
-    return request.next_event(train, holdout.db, synthetic, pool);
-  });
-  add_model_rows(rows, sections);
+  const ModelSectionInputs model_inputs{train, holdout.db, synthetic, pool, evaluate_table, request.config_path, request};
+  for (const ModelSectionSpec& spec : model_sections()) {
+    auto t0 = Clock::now();
+    try {
+      sections[spec.name] = spec.run(model_inputs);
+    } catch (const std::exception& e) {
+      sections[spec.name] = {{"error", e.what()}};
+      log_info("evaluate: section {} failed: {}", spec.name, e.what());
+    }
+    timing[spec.name] = seconds_since(t0);
+  }
+  for (const ModelSectionSpec& spec : model_sections())
+    spec.summary(rows, sections.value(spec.name, nlohmann::json::object()));
 
   nlohmann::json inputs = {{"real_train", input_record(train)},
                            {"real_test", input_record(test)},

@@ -1,5 +1,5 @@
-// TSTR vs TRTR utility over the paper's 11 second-half tasks (METHOD.md section 6; reference notes
-// 5.6). The reference trains a hierarchical Transformer on event text; we use XGBoost on a tabular
+// TSTR vs TRTR utility over the paper's 11 second-half tasks (docs/method.md, sections 6 and 7).
+// The reference trains a hierarchical Transformer on event text; we use XGBoost on a tabular
 // encoding of the first half (per item: row count and last value of each numeric column), which
 // trains in seconds on 2 cores and keeps the comparison TSTR vs TRTR the same.
 #include "evaluate/utility.h"
@@ -10,6 +10,7 @@
 #include "evaluate/metrics.h"
 #include "evaluate/resample.h"
 #include "evaluate/xgb.h"
+#include "common/config_fields.h"
 
 #include <fmt/ranges.h>
 
@@ -399,14 +400,9 @@ UtilityTask parse_task(const toml::table& t, size_t index, const std::filesystem
   return task;
 }
 
-XgbSettings parse_xgb(const toml::table& t, XgbSettings s, std::string_view context, const std::filesystem::path& file) {
-  s.trees = static_cast<int>(get_int(t, "trees", s.trees, context, file));
-  s.max_depth = static_cast<int>(get_int(t, "max_depth", s.max_depth, context, file));
-  s.learning_rate = get_double(t, "learning_rate", s.learning_rate, context, file);
-  s.threads = static_cast<int>(get_int(t, "threads", s.threads, context, file));
+void check_xgb(const XgbSettings& s, std::string_view context, const std::filesystem::path& file) {
   if (s.trees < 1 || s.max_depth < 1 || s.threads < 1 || !(s.learning_rate > 0))
     fail("{}: '{}': trees, max_depth, threads must be >= 1 and learning_rate > 0", file.string(), context);
-  return s;
 }
 
 const toml::table* sub_table(const toml::table& evaluate, std::string_view name, const std::filesystem::path& file) {
@@ -453,7 +449,7 @@ std::vector<UtilityTask> preset_utility_tasks(const std::string& preset, const D
     bool mimic = has("labevents") || has("prescriptions") || has("inputevents");
     chosen = mimic ? "mimic-iv" : eicu ? "eicu" : "none";
   }
-  // Bins from the reference (notes 5.6); platelets count down (lower counts, higher label).
+  // Bins from the reference (docs/method.md, section 7); platelets count down (lower counts, higher label).
   const std::vector<double> creat{1.2, 2, 3.5, 5}, plt{20, 50, 100, 150}, wbc{4, 12}, hb{8, 10, 12}, bicarb{22, 29},
       sodium{135, 145};
   const std::vector<int> plt_labels{4, 3, 2, 1, 0};
@@ -496,24 +492,8 @@ UtilityConfig parse_utility_config(const toml::table& evaluate, const std::files
   const toml::table* t = sub_table(evaluate, "utility", file);
   if (!t) return config;
   const char* context = "evaluate.utility";
-  check_keys(*t,
-             {"preset", "task", "seeds", "seed", "trees", "max_depth", "learning_rate", "threads", "min_test_positives",
-              "min_first_half_events", "max_items", "min_item_stays", "max_train_stays", "cv_below_stays", "cv_folds",
-              "cv_seeds"},
-             context, file);
-  config.preset = get_string(*t, "preset", config.preset, context, file);
-  config.xgb = parse_xgb(*t, config.xgb, context, file);
-  config.seeds = static_cast<int>(get_int(*t, "seeds", config.seeds, context, file));
-  config.seed = static_cast<uint64_t>(get_int(*t, "seed", static_cast<int64_t>(config.seed), context, file));
-  config.min_test_positives = static_cast<int>(get_int(*t, "min_test_positives", config.min_test_positives, context, file));
-  config.min_first_half_events =
-      static_cast<int>(get_int(*t, "min_first_half_events", config.min_first_half_events, context, file));
-  config.max_items = static_cast<int>(get_int(*t, "max_items", config.max_items, context, file));
-  config.min_item_stays = static_cast<int>(get_int(*t, "min_item_stays", config.min_item_stays, context, file));
-  config.max_train_stays = static_cast<int>(get_int(*t, "max_train_stays", config.max_train_stays, context, file));
-  config.cv_below_stays = static_cast<int>(get_int(*t, "cv_below_stays", config.cv_below_stays, context, file));
-  config.cv_folds = static_cast<int>(get_int(*t, "cv_folds", config.cv_folds, context, file));
-  config.cv_seeds = static_cast<int>(get_int(*t, "cv_seeds", config.cv_seeds, context, file));
+  apply_fields(config, *t, context, file, {"task"});
+  check_xgb(config.xgb, context, file);
   if (config.seeds < 1 || config.cv_seeds < 1) fail("{}: 'evaluate.utility.seeds' and 'cv_seeds' must be >= 1", file.string());
   if (config.cv_folds < 2) fail("{}: 'evaluate.utility.cv_folds' must be >= 2", file.string());
   if (const toml::node* node = t->get("task")) {
@@ -533,16 +513,8 @@ PredsimConfig parse_predsim_config(const toml::table& evaluate, const std::files
   const toml::table* t = sub_table(evaluate, "predsim", file);
   if (!t) return config;
   const char* context = "evaluate.predsim";
-  check_keys(*t,
-             {"trees", "max_depth", "learning_rate", "threads", "seed", "max_rows", "max_classes", "min_class_share",
-              "one_hot_categories"},
-             context, file);
-  config.xgb = parse_xgb(*t, config.xgb, context, file);
-  config.seed = static_cast<uint64_t>(get_int(*t, "seed", static_cast<int64_t>(config.seed), context, file));
-  config.max_rows = static_cast<int>(get_int(*t, "max_rows", config.max_rows, context, file));
-  config.max_classes = static_cast<int>(get_int(*t, "max_classes", config.max_classes, context, file));
-  config.min_class_share = get_double(*t, "min_class_share", config.min_class_share, context, file);
-  config.one_hot_categories = static_cast<int>(get_int(*t, "one_hot_categories", config.one_hot_categories, context, file));
+  apply_fields(config, *t, context, file);
+  check_xgb(config.xgb, context, file);
   if (config.max_rows < 10 || config.max_classes < 2)
     fail("{}: 'evaluate.predsim': max_rows must be >= 10 and max_classes >= 2", file.string());
   return config;

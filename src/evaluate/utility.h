@@ -61,6 +61,14 @@ struct XgbSettings {
   int max_depth = 4;
   double learning_rate = 0.15;
   int threads = 1;
+
+  template <class Self, class F>
+  static void visit(Self& c, F&& f) {
+    f("trees", c.trees);
+    f("max_depth", c.max_depth);
+    f("learning_rate", c.learning_rate);
+    f("threads", c.threads);
+  }
 };
 
 struct UtilityConfig {
@@ -79,6 +87,23 @@ struct UtilityConfig {
   int cv_below_stays = 1000;
   int cv_folds = 5;
   int cv_seeds = 1;                // seeds per fold in cross-validation (folds give the spread)
+
+  // The [evaluate.utility] keys besides the [[evaluate.utility.task]] list.
+  template <class Self, class F>
+  static void visit(Self& c, F&& f) {
+    f("preset", c.preset);
+    XgbSettings::visit(c.xgb, f);
+    f("seeds", c.seeds);
+    f("seed", c.seed);
+    f("min_test_positives", c.min_test_positives);
+    f("min_first_half_events", c.min_first_half_events);
+    f("max_items", c.max_items);
+    f("min_item_stays", c.min_item_stays);
+    f("max_train_stays", c.max_train_stays);
+    f("cv_below_stays", c.cv_below_stays);
+    f("cv_folds", c.cv_folds);
+    f("cv_seeds", c.cv_seeds);
+  }
 };
 
 struct PredsimConfig {
@@ -88,6 +113,17 @@ struct PredsimConfig {
   int max_classes = 10;            // most frequent real-train classes of a categorical target
   double min_class_share = 0.001;  // rarer real-train classes are dropped (as the reference)
   int one_hot_categories = 10;     // categorical features: rank code + one-hot of the top ones
+
+  // The [evaluate.predsim] keys.
+  template <class Self, class F>
+  static void visit(Self& c, F&& f) {
+    XgbSettings::visit(c.xgb, f);
+    f("seed", c.seed);
+    f("max_rows", c.max_rows);
+    f("max_classes", c.max_classes);
+    f("min_class_share", c.min_class_share);
+    f("one_hot_categories", c.one_hot_categories);
+  }
 };
 
 // Reads [evaluate.utility] / [evaluate.predsim] (either may be absent: defaults). `evaluate` is the

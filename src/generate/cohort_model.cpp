@@ -1,8 +1,8 @@
 #include "generate/cohort_model.h"
 
 #include "common/error.h"
-#include "ingest/csv.h"
-#include "ingest/datetime.h"
+#include "common/csv.h"
+#include "common/datetime.h"
 #include "temporal/layout.h"
 
 #include <algorithm>

@@ -1,8 +1,8 @@
 #include "generate/generate_config.h"
 
 #include "common/error.h"
-#include "ingest/config_fields.h"
-#include "ingest/datetime.h"
+#include "common/config_fields.h"
+#include "common/datetime.h"
 
 namespace rawmed::generate {
 

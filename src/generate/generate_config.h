@@ -2,7 +2,7 @@
 // The [generate] section: sampling settings and the editor's rules, listed once in visit() (the
 // config_fields.h mechanism), so that the TOML keys, the defaults and generate.json / MANIFEST.json
 // come from one place.
-#include "ingest/config.h"
+#include "common/config.h"
 
 #include <nlohmann/json.hpp>
 

@@ -5,7 +5,7 @@
 #include "evaluate/resample.h"
 #include "evaluate/utility.h"
 #include "generate/validate.h"
-#include "ingest/config_fields.h"
+#include "common/config_fields.h"
 
 #include <fmt/format.h>
 

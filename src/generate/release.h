@@ -5,7 +5,7 @@
 // written. The database is released only when every criterion of [release] holds; otherwise it is
 // kept under OUT.rejected/ with the reasons (docs/formats/release.md).
 #include "evaluate/evaluate.h"
-#include "ingest/config.h"
+#include "common/config.h"
 
 #include <nlohmann/json.hpp>
 

@@ -65,7 +65,7 @@ struct RuleOptions {
   int min_patients = 5;              // k: categorical values emitted verbatim must be seen in >= k patients
   double max_edit_distance = 0.25;   // normalized Levenshtein distance for categorical repair (0: no repair)
   int min_events = 1;                // a stay needs at least this many events
-  // false (default, METHOD.md): one invalid event rejects the stay. true: invalid events are removed
+  // false (default, docs/method.md): one invalid event rejects the stay. true: invalid events are removed
   // and the stay is kept if min_events remain ([generate] invalid_events = "drop_event").
   bool drop_invalid_events = false;
 };

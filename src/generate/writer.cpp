@@ -2,8 +2,8 @@
 
 #include "common/error.h"
 #include "common/fs.h"
-#include "ingest/csv.h"
-#include "ingest/datetime.h"
+#include "common/csv.h"
+#include "common/datetime.h"
 #include "text/serialize.h"
 
 #include <fmt/format.h>

@@ -1,8 +1,8 @@
 #include "ingest/cohort.h"
 
 #include "common/error.h"
-#include "ingest/csv.h"
-#include "ingest/datetime.h"
+#include "common/csv.h"
+#include "common/datetime.h"
 
 #include <algorithm>
 #include <charconv>

@@ -1,8 +1,8 @@
 #pragma once
-// The cohort: one row per ICU stay that passes the rules of METHOD.md section 1 (adult, stay at
+// The cohort: one row per ICU stay that passes the rules of docs/method.md, section 1 (adult, stay at
 // least as long as the window, first stay per hospital admission). The "more than 5 events in
 // the window" rule is applied by prepare once events are linked.
-#include "ingest/config.h"
+#include "common/config.h"
 
 #include <cstdint>
 #include <string>

@@ -1,7 +1,7 @@
 #include "ingest/db_sqlite.h"
 
 #include "common/error.h"
-#include "ingest/csv.h"
+#include "common/csv.h"
 
 #include <sqlite3.h>
 

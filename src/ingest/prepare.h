@@ -1,7 +1,7 @@
 #pragma once
-// `rawmed prepare`: raw tables -> cohort -> window events -> tokens (METHOD.md section 1).
+// `rawmed prepare`: raw tables -> cohort -> window events -> tokens (docs/method.md, section 1).
 // Writes WORK/dataset/, WORK/real/{train,valid,test}/, WORK/config.toml and WORK/prepare.json.
-#include "ingest/config.h"
+#include "common/config.h"
 
 #include <nlohmann/json.hpp>
 

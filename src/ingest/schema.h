@@ -1,7 +1,7 @@
 #pragma once
 // schema.json of a database folder (docs/file-formats.md, "Database folder"): how to read the
 // per-table CSV files of real splits and synthetic output alike.
-#include "ingest/config.h"
+#include "common/config.h"
 
 #include <nlohmann/json.hpp>
 

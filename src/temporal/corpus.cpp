@@ -2,7 +2,7 @@
 
 #include "common/error.h"
 #include "common/fs.h"
-#include "ingest/config.h"
+#include "common/config.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,7 +1,7 @@
 #include "temporal/temporal_config.h"
 
 #include "common/error.h"
-#include "ingest/config_fields.h"
+#include "common/config_fields.h"
 
 namespace rawmed::temporal {
 
@@ -9,7 +9,7 @@ TemporalConfig temporal_preset(const std::string& name) {
   TemporalConfig c;
   c.preset = name;
   if (name == "paper") {
-    // Reference sizes (reference notes 3.2-3.3), pre-LN and GELU instead of post-LN and ReLU.
+    // Reference sizes (docs/method.md, section 7), pre-LN and GELU instead of post-LN and ReLU.
     c.layers = 12;
     c.d_model = 256;
     c.heads = 4;

@@ -7,14 +7,14 @@
 #include "common/log.h"
 #include "common/schedule.h"
 #include "common/torch_env.h"
-#include "ingest/config.h"
+#include "common/trainer.h"
+#include "common/config.h"
 #include "temporal/corpus.h"
 #include "temporal/sampler.h"
 #include "temporal/temporal.h"
 #include "temporal/temporal_config.h"
 
 #include <ATen/CPUGeneratorImpl.h>
-#include <ATen/autocast_mode.h>
 
 #include <algorithm>
 #include <cmath>
@@ -35,35 +35,12 @@ struct Metrics {
   double time_acc() const { return time_total ? double(time_correct) / double(time_total) : 0; }
 };
 
-class AutocastGuard {
- public:
-  AutocastGuard(bool on, const torch::Device& device) : on_(on), cuda_(device.is_cuda()) {
-    if (!on_) return;
-    if (cuda_) {
-      at::autocast::set_enabled(true);
-      at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
-    } else {
-      at::autocast::set_cpu_enabled(true);
-      at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
-    }
-  }
-  ~AutocastGuard() {
-    if (!on_) return;
-    if (cuda_) at::autocast::set_enabled(false);
-    else at::autocast::set_cpu_enabled(false);
-    at::autocast::clear_cache();
-  }
-
- private:
-  bool on_, cuda_;
-};
-
 // Runs the model on a batch; returns the summed loss and adds counts to `metrics`.
 torch::Tensor batch_loss(Transformer& net, const Batch& batch, const GrammarMasks& masks, bool bf16,
                          Metrics& metrics) {
   torch::Tensor logits;
   {
-    AutocastGuard autocast(bf16, batch.input.device());
+    Bf16Autocast autocast(bf16, batch.input.device());
     logits = net->forward(batch.input);
   }
   logits = masks.apply(logits.to(torch::kFloat), batch.slot);
@@ -125,7 +102,7 @@ struct TrainState {
   int epochs_done = 0;
   int64_t step = 0;
   double best_loss = std::numeric_limits<double>::infinity();
-  int best_epoch = -1, bad_epochs = 0;
+  Patience patience;
   nlohmann::json history = nlohmann::json::array();
   // Set when a stop signal cut epoch epochs_done + 1: the batches done, their metrics and the
   // dropout generator, so that the resumed epoch goes on exactly where it stopped.
@@ -157,14 +134,13 @@ void save_checkpoint(const fs::path& path, Transformer& net, torch::optim::AdamW
   optimizer.save(optim);
   archive.write("model", weights);
   archive.write("optimizer", optim);
-  nlohmann::json state = {{"epochs_done", s.epochs_done}, {"step", s.step},         {"best_loss", s.best_loss},
-                          {"best_epoch", s.best_epoch},   {"bad_epochs", s.bad_epochs}, {"history", s.history},
-                          {"model", model_json},  {"next_batch", s.next_batch}, {"partial", metrics_json(s.partial)}};
+  nlohmann::json state = {{"epochs_done", s.epochs_done}, {"step", s.step},  {"best_loss", s.best_loss},
+                          {"history", s.history},         {"model", model_json}, {"next_batch", s.next_batch},
+                          {"partial", metrics_json(s.partial)}};
+  s.patience.to_json(state);
   archive.write("state", torch::IValue(state.dump()));
   if (s.torch_rng.defined()) archive.write("torch_rng", s.torch_rng);
-  std::ostringstream bytes;
-  archive.save_to(bytes);
-  write_file_checksummed(path, bytes.str());
+  save_checkpoint_archive(path, archive);
 }
 
 TrainState load_checkpoint(const fs::path& path, Transformer& net, torch::optim::AdamW& optimizer,
@@ -172,8 +148,7 @@ TrainState load_checkpoint(const fs::path& path, Transformer& net, torch::optim:
   TrainState s;
   try {
     torch::serialize::InputArchive archive, weights, optim;
-    std::istringstream bytes(read_file_checksummed(path));
-    archive.load_from(bytes);
+    load_checkpoint_archive(path, archive);
     torch::IValue state_value;
     archive.read("state", state_value);
     auto state = nlohmann::json::parse(state_value.toStringRef());
@@ -188,8 +163,7 @@ TrainState load_checkpoint(const fs::path& path, Transformer& net, torch::optim:
     s.step = state.at("step");
     s.best_loss = state.at("best_loss").is_null() ? std::numeric_limits<double>::infinity()
                                                   : state.at("best_loss").get<double>();
-    s.best_epoch = state.at("best_epoch");
-    s.bad_epochs = state.at("bad_epochs");
+    s.patience.from_json(state);
     s.history = state.at("history");
     s.next_batch = state.value("next_batch", int64_t{0});
     s.partial = metrics_from_json(state.value("partial", nlohmann::json()));
@@ -202,6 +176,53 @@ TrainState load_checkpoint(const fs::path& path, Transformer& net, torch::optim:
     fail("{}: cannot read the checkpoint (corrupt?): {}", path.string(), e.what());
   }
   return s;
+}
+
+// The Transformer's hyper-parameters from the [temporal] config and the token layout.
+ModelConfig model_config_for(const TemporalConfig& tc, const Layout& layout) {
+  ModelConfig mc;
+  mc.vocab_size = layout.vocab_size();
+  mc.max_length = layout.max_length();
+  mc.layers = tc.layers;
+  mc.d_model = tc.d_model;
+  mc.heads = tc.heads;
+  mc.ff = tc.ff;
+  mc.dropout = tc.dropout;
+  mc.sinusoidal = tc.sinusoidal;
+  if (tc.time_sinusoid && layout.time_encoding != TimeEncoding::kDigits) {
+    mc.time_first = layout.time_token(0);
+    mc.time_count = layout.time_values();
+  }
+  return mc;
+}
+
+// The CPU generator that draws dropout masks: saved when a stop signal cuts an epoch, restored on resume.
+torch::Tensor dropout_generator_state() {
+  auto generator = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(generator.mutex());
+  return generator.get_state();
+}
+
+void set_dropout_generator_state(const torch::Tensor& state) {
+  auto generator = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(generator.mutex());
+  generator.set_state(state);
+}
+
+// The history entry of one finished (or time-cut) epoch, as train.json records it.
+nlohmann::json epoch_entry(int epoch, const Metrics& train, const Metrics& valid, double lr, bool partial,
+                           double train_seconds, Clock::time_point epoch_start) {
+  return {{"epoch", epoch},
+          {"train_loss", train.loss()},
+          {"train_code_acc", train.code_acc()},
+          {"train_time_acc", train.time_acc()},
+          {"valid_loss", valid.loss()},
+          {"valid_code_acc", valid.code_acc()},
+          {"valid_time_acc", valid.time_acc()},
+          {"lr", lr},
+          {"partial", partial},
+          {"train_tokens_per_second", double(train.tokens) / train_seconds},
+          {"seconds", seconds_since(epoch_start)}};
 }
 
 }  // namespace
@@ -219,19 +240,7 @@ void run_training(const TrainArgs& args) {
   const Layout& layout = corpus.layout;
   if (corpus.train.empty()) fail("{}: the dataset has no train stays", (args.work / "dataset").string());
 
-  ModelConfig mc;
-  mc.vocab_size = layout.vocab_size();
-  mc.max_length = layout.max_length();
-  mc.layers = tc.layers;
-  mc.d_model = tc.d_model;
-  mc.heads = tc.heads;
-  mc.ff = tc.ff;
-  mc.dropout = tc.dropout;
-  mc.sinusoidal = tc.sinusoidal;
-  if (tc.time_sinusoid && layout.time_encoding != TimeEncoding::kDigits) {
-    mc.time_first = layout.time_token(0);
-    mc.time_count = layout.time_values();
-  }
+  const ModelConfig mc = model_config_for(tc, layout);
   const nlohmann::json model_json = {{"layout", layout.to_json()}, {"model", mc.to_json()}};
 
   seed_torch(args.seed);
@@ -280,7 +289,7 @@ void run_training(const TrainArgs& args) {
         {"inputs", inputs.fingerprints},
         {"sequences", corpus.summary()},
         {"unigram_valid_loss", unigram_valid},
-        {"best_epoch", state.best_epoch},
+        {"best_epoch", state.patience.best_epoch},
         {"best_valid_loss", std::isfinite(state.best_loss) ? nlohmann::json(state.best_loss) : nlohmann::json()},
         {"margin_below_unigram",
          std::isfinite(state.best_loss) ? nlohmann::json(unigram_valid - state.best_loss) : nlohmann::json()},
@@ -294,7 +303,7 @@ void run_training(const TrainArgs& args) {
   StopSignals signals;
   if (last_epoch < tc.max_epochs) stopped = "max_epochs_flag";
   for (int epoch = state.epochs_done; epoch < last_epoch; ++epoch) {
-    if (state.bad_epochs >= tc.patience) {
+    if (state.patience.exhausted(tc.patience)) {
       stopped = "early_stopping";
       break;
     }
@@ -312,9 +321,7 @@ void run_training(const TrainArgs& args) {
     if (state.next_batch > 0) {  // resuming the epoch a stop signal cut
       first_batch = static_cast<size_t>(state.next_batch);
       train = state.partial;
-      auto generator = at::detail::getDefaultCPUGenerator();
-      std::lock_guard<std::mutex> lock(generator.mutex());
-      generator.set_state(state.torch_rng);
+      set_dropout_generator_state(state.torch_rng);
       state.next_batch = 0;
     }
     auto epoch_start = Clock::now();
@@ -343,11 +350,7 @@ void run_training(const TrainArgs& args) {
       if (int sig = stop_signal()) {
         state.next_batch = static_cast<int64_t>(b + 1);
         state.partial = train;
-        auto generator = at::detail::getDefaultCPUGenerator();
-        {
-          std::lock_guard<std::mutex> lock(generator.mutex());
-          state.torch_rng = generator.get_state();
-        }
+        state.torch_rng = dropout_generator_state();
         save_checkpoint(checkpoint, model.net, *optimizer, state, model_json);
         fail("temporal: stopped by {} in epoch {} after step {}; {} written. Resume with `rawmed train --stage "
              "temporal --work {} --resume`, or run the same `rawmed run` again",
@@ -358,26 +361,13 @@ void run_training(const TrainArgs& args) {
     const double train_seconds = seconds_since(epoch_start);
     Metrics valid = has_valid ? evaluate(model.net, corpus, corpus.valid, masks, tc.batch_size, false, device) : train;
     state.epochs_done = epoch + 1;
-    state.history.push_back({{"epoch", epoch + 1},
-                             {"train_loss", train.loss()},
-                             {"train_code_acc", train.code_acc()},
-                             {"train_time_acc", train.time_acc()},
-                             {"valid_loss", valid.loss()},
-                             {"valid_code_acc", valid.code_acc()},
-                             {"valid_time_acc", valid.time_acc()},
-                             {"lr", lr},
-                             {"partial", out_of_time},
-                             {"train_tokens_per_second", double(train.tokens) / train_seconds},
-                             {"seconds", seconds_since(epoch_start)}});
+    state.history.push_back(epoch_entry(epoch + 1, train, valid, lr, out_of_time, train_seconds, epoch_start));
     bool better = valid.loss() < state.best_loss;
     if (better) {
       state.best_loss = valid.loss();
-      state.best_epoch = epoch + 1;
-      state.bad_epochs = 0;
       save_model(out / "model.pt", model);
-    } else {
-      ++state.bad_epochs;
     }
+    state.patience.record(better, epoch + 1);
     log_info("temporal: epoch {} train {:.4f} valid {:.4f} (unigram {:.4f}) code acc {:.3f} time acc {:.3f} "
              "{:.0f} tok/s{}",
              epoch + 1, train.loss(), valid.loss(), unigram_valid, valid.code_acc(), valid.time_acc(),
@@ -389,7 +379,7 @@ void run_training(const TrainArgs& args) {
       break;
     }
   }
-  if (state.best_epoch < 0) {
+  if (state.patience.best_epoch < 0) {
     // No finished epoch (max_epochs 0 or an immediate time limit): keep the initial weights usable.
     save_model(out / "model.pt", model);
   }
@@ -399,7 +389,7 @@ void run_training(const TrainArgs& args) {
                                           {"train", tc.to_json()}});
   write_report();
   log_info("temporal: best valid loss {:.4f} at epoch {} (unigram {:.4f}); {} in {:.0f} s", state.best_loss,
-           state.best_epoch, unigram_valid, (out / "model.pt").string(), seconds_since(started));
+           state.patience.best_epoch, unigram_valid, (out / "model.pt").string(), seconds_since(started));
 }
 
 }  // namespace rawmed::temporal

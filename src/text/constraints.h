@@ -21,7 +21,7 @@
 //   const TableConstraints* t = schema.find("labevents");
 //   auto broken = t->violations(pairs);      // indices into t->rules
 //   auto fixed = t->repair(pairs);  // dependent columns set from their source
-#include "ingest/config.h"
+#include "common/config.h"
 
 #include <nlohmann/json.hpp>
 

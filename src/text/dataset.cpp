@@ -2,7 +2,7 @@
 
 #include "common/error.h"
 #include "common/fs.h"
-#include "ingest/csv.h"
+#include "common/csv.h"
 
 #include <algorithm>
 #include <charconv>

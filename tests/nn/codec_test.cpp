@@ -5,7 +5,7 @@
 #include "common/fs.h"
 #include "common/interrupt.h"
 #include "common/log.h"
-#include "ingest/config.h"
+#include "common/config.h"
 #include "ingest/prepare.h"
 #include "text/serialize.h"
 

@@ -3,9 +3,9 @@
 // and vary, admission weekdays and hours vary.
 #include "common/log.h"
 #include "generate/cohort_model.h"
-#include "ingest/config.h"
-#include "ingest/csv.h"
-#include "ingest/datetime.h"
+#include "common/config.h"
+#include "common/csv.h"
+#include "common/datetime.h"
 #include "ingest/prepare.h"
 
 #include <gtest/gtest.h>

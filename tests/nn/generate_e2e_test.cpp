@@ -1,7 +1,7 @@
 // End to end on the bundled MIMIC-IV demo with the tiny preset: `rawmed run` writes a synthetic
 // database in the input schema with synthetic ids, and a second run skips every stage.
 #include "common/fs.h"
-#include "ingest/csv.h"
+#include "common/csv.h"
 #include "ingest/schema.h"
 
 #include <gtest/gtest.h>

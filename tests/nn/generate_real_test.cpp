@@ -1,7 +1,7 @@
 // The editor accepts the real training data it was built from: every train stay of the bundled
 // MIMIC-IV demo passes (rare values and events with a rare item removed, the privacy rule).
 #include "generate/validate.h"
-#include "ingest/config.h"
+#include "common/config.h"
 #include "ingest/prepare.h"
 #include "common/log.h"
 #include "text/dataset.h"

@@ -2,8 +2,8 @@
 // back from labels, times restored, and a folder the evaluator loads with the same schema.
 #include "evaluate/database.h"
 #include "generate/writer.h"
-#include "ingest/csv.h"
-#include "ingest/datetime.h"
+#include "common/csv.h"
+#include "common/datetime.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>

@@ -7,7 +7,7 @@
 #include "generate/generate_config.h"
 #include "generate/manifest.h"
 #include "generate/release.h"
-#include "ingest/config.h"
+#include "common/config.h"
 #include "ingest/prepare.h"
 
 #include <gtest/gtest.h>

@@ -3,10 +3,11 @@
 //   template <class Self, class F> static void visit(Self& config, F&& f) { f("key", config.key); ... }
 // and these helpers derive from that one list the TOML overrides (unknown keys and wrong types are
 // errors naming the file and key), the JSON written next to a model, and the JSON read back.
-#include "ingest/config.h"
+#include "common/config.h"
 
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -18,6 +19,14 @@ namespace rawmed {
 inline void read_field(const toml::table& t, std::string_view key, int& v, std::string_view ctx,
                        const std::filesystem::path& file) {
   v = static_cast<int>(get_int(t, key, v, ctx, file));
+}
+inline void read_field(const toml::table& t, std::string_view key, int64_t& v, std::string_view ctx,
+                       const std::filesystem::path& file) {
+  v = get_int(t, key, v, ctx, file);
+}
+inline void read_field(const toml::table& t, std::string_view key, uint64_t& v, std::string_view ctx,
+                       const std::filesystem::path& file) {
+  v = static_cast<uint64_t>(get_int(t, key, static_cast<int64_t>(v), ctx, file));
 }
 inline void read_field(const toml::table& t, std::string_view key, double& v, std::string_view ctx,
                        const std::filesystem::path& file) {

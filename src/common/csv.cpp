@@ -1,4 +1,4 @@
-#include "ingest/csv.h"
+#include "common/csv.h"
 
 #include "common/error.h"
 #include "ingest/byte_source.h"

@@ -1,4 +1,4 @@
-#include "ingest/config.h"
+#include "common/config.h"
 
 #include "common/error.h"
 #include "ingest/db_location.h"
