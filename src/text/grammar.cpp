@@ -349,9 +349,10 @@ uint16_t EventGrammar::Cursor::State::step(const float* row, uint8_t* type) {
       const std::string* written = written_text(dependent, j);
       if (!written) continue;
       std::unordered_set<std::string> kept = out ? *out : values_under(table->categories[j]);
+      const auto& map = rule->map;
       std::erase_if(kept, [&](const std::string& v) {
-        auto it = rule->map.find(v);
-        return it != rule->map.end() && it->second != *written;
+        auto it = map.find(v);
+        return it != map.end() && it->second != *written;
       });
       out = std::move(kept);  // no value agrees: the column is not written (the rule needs its source)
     }
