@@ -186,6 +186,41 @@ TEST(Constraints, ConfigSectionSwitchesRulesOffAndRejectsUnknownKeys) {
   EXPECT_THROW(read_constraint_options(config), Error);
 }
 
+// ratio: the dispensed volume is dose x a ratio fixed by the strength (2 g in 50 mL: 25 mL per g;
+// 1 g in 100 mL: 100 mL per g). Found with the strength as key, checked, repaired to the most
+// common ratio, silent on a dose of 0, and not learned when the kind is left out.
+TEST(Constraints, RatioRuleIsFoundCheckedAndRepaired) {
+  RuleTable rx;
+  rx.name = "rx";
+  rx.columns = {"drug", "strength", "dose", "volume"};
+  rx.types = {ColumnType::kCategorical, ColumnType::kCategorical, ColumnType::kText, ColumnType::kText};
+  rx.item = 0;
+  for (int p = 0; p < 20; ++p)
+    for (int r = 1; r <= 3; ++r) {
+      bool bag = p < 10;
+      rx.rows.push_back({"A", bag ? "2 g / 50 mL" : "1 g / 100 mL", std::to_string(r), std::to_string(r * (bag ? 25 : 100))});
+      rx.patients.push_back(p);
+    }
+  ConstraintSchema schema = ConstraintSchema::learn({rx}, test_options());
+  const TableConstraints* t = schema.find("rx");
+  const ConstraintRule* ratio = find_rule(*t, "rx:ratio:volume:dose");
+  ASSERT_NE(ratio, nullptr);
+  EXPECT_EQ(ratio->key, "strength");
+  EXPECT_EQ(ratio->ratios.at("2 g / 50 mL"), std::vector<double>{25.0});
+  EXPECT_EQ(ratio->ratios.at("1 g / 100 mL"), std::vector<double>{100.0});
+  RowPairs good = {{"drug", "A"}, {"strength", "2 g / 50 mL"}, {"dose", "2"}, {"volume", "50"}};
+  EXPECT_TRUE(t->violations(good).empty());
+  RowPairs bad = {{"drug", "A"}, {"strength", "2 g / 50 mL"}, {"dose", "2"}, {"volume", "120"}};
+  ASSERT_EQ(t->violations(bad).size(), 1u) << t->rules[t->violations(bad).back()].id;
+  t->repair(bad);
+  EXPECT_EQ(bad.back(), (std::pair<std::string, std::string>{"volume", "50"}));
+  RowPairs zero = {{"drug", "A"}, {"strength", "2 g / 50 mL"}, {"dose", "0"}, {"volume", "7"}};
+  EXPECT_TRUE(t->violations(zero).empty());
+  ConstraintOptions without = test_options();
+  without.kinds.erase("ratio");
+  EXPECT_EQ(find_rule(*ConstraintSchema::learn({rx}, without).find("rx"), "rx:ratio:volume:dose"), nullptr);
+}
+
 // Decoding: once the item is written, the unit column takes only the item's unit, and the
 // number takes the value the text column already holds.
 TEST(Constraints, GrammarDecodesThroughTheRules) {

@@ -247,7 +247,15 @@ struct Learner {
     for (size_t key = 0; key < t.columns.size(); ++key) {
       if (key == column || key == source || numeric(key)) continue;
       auto rule = ratio(column, source, key, false);
-      if (rule && (!best || rule->share > best->share)) best = std::move(rule);
+      // Ties go to the key that leaves fewer ratios to choose from (the strength, not the drug).
+      auto choices = [](const ConstraintRule& r) {
+        size_t n = 0;
+        for (const auto& [value, ratios] : r.ratios) n += ratios.size();
+        return static_cast<double>(n) / static_cast<double>(std::max<size_t>(1, r.ratios.size()));
+      };
+      if (rule && (!best || rule->share > best->share ||
+                   (rule->share == best->share && choices(*rule) < choices(*best))))
+        best = std::move(rule);
     }
     return best;
   }
@@ -432,7 +440,7 @@ std::vector<double> expected_by_ratio(const ConstraintRule& rule, const RowPairs
   const std::string* source = find_value(row, rule.source);
   double a;
   std::vector<double> out;
-  if (!key || !source || !plain_number(*source, &a)) return out;
+  if (!key || !source || !plain_number(*source, &a) || a == 0) return out;  // learned on sources other than 0
   auto it = rule.ratios.find(*key);
   if (it == rule.ratios.end()) return out;
   for (double r : it->second) out.push_back(r * a);

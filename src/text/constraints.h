@@ -15,7 +15,7 @@
 //   ratio          `column` = r x `source` for two columns holding numbers (the dispensed volume
 //                  and the dose of a drug of a given strength), r one of the ratios listed for the
 //                  row's value of the `key` column (each held by >= k patients), in at least
-//                  ratio_min_share of the rows where both are numbers
+//                  ratio_min_share of the rows where both are numbers (a source of 0: no rule)
 //
 //   ConstraintSchema schema = ConstraintSchema::learn(tables, options);      // prepare
 //   const TableConstraints* t = schema.find("labevents");

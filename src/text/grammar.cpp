@@ -391,7 +391,7 @@ uint16_t EventGrammar::Cursor::State::step(const float* row, uint8_t* type) {
       for (const auto& [c, v] : texts)
         if (c == source)
           if (auto canonical = normalize_number(v, decimals_)) a = std::stod(*canonical);
-      if (!a) continue;
+      if (!a || *a == 0) continue;  // ratios are learned on sources other than 0
       // One of the listed ratios times the source: the points inside the ranges so far.
       const double scale = std::pow(10.0, decimals_);
       std::vector<std::pair<double, double>> points;
