@@ -359,48 +359,45 @@ uint16_t EventGrammar::Cursor::State::step(const float* row, uint8_t* type) {
     return out;
   };
   // same_value / ratio: a number already written (as text or as a numeric column) fixes column j.
+  auto number_written_in = [&](size_t c) -> std::optional<double> {
+    std::optional<double> x;
+    for (const auto& [col, v] : texts)
+      if (col == c)
+        if (auto canonical = normalize_number(v, decimals_)) x = std::stod(*canonical);
+    for (const auto& [col, v] : numbers)
+      if (col == c) x = v;
+    return x;
+  };
+  // x rounded to the decimals, when it lies in the ranges so far.
+  auto point_in_ranges = [&](double x) -> std::optional<double> {
+    const double scale = std::pow(10.0, decimals_);
+    x = std::round(x * scale) / scale;
+    bool inside = std::any_of(ranges.begin(), ranges.end(),
+                              [&](const auto& r) { return x >= r.first - 1e-9 && x <= r.second + 1e-9; });
+    return inside ? std::optional(x) : std::nullopt;
+  };
   auto narrow_to_same_value = [&](size_t j) {
     auto fix = [&](double x) {
-      const double scale = std::pow(10.0, decimals_);
-      x = std::round(x * scale) / scale;
-      bool inside = std::any_of(ranges.begin(), ranges.end(),
-                                [&](const auto& r) { return x >= r.first - 1e-9 && x <= r.second + 1e-9; });
-      if (inside) ranges.assign(1, {x, x});
+      if (auto point = point_in_ranges(x)) ranges.assign(1, {*point, *point});
     };
-    for (const auto& [rule, other] : table->source_rules[j]) {
-      if (rule->kind != RuleKind::kSameValue) continue;
-      for (const auto& [c, v] : texts)
-        if (c == other)
-          if (auto canonical = normalize_number(v, decimals_)) fix(std::stod(*canonical));
-      for (const auto& [c, x] : numbers)
-        if (c == other) fix(x);
-    }
+    for (const auto& [rule, other] : table->source_rules[j])
+      if (rule->kind == RuleKind::kSameValue)
+        if (auto x = number_written_in(other)) fix(*x);
     for (const auto& [rule, source] : table->dependent_rules[j])
       if (rule->kind == RuleKind::kSameValue)
         for (const auto& [c, x] : numbers)
           if (c == source) fix(x);
-    // ratio: the key and the source written, the number is the key's ratio times the source's.
+    // ratio: the key and the source written, the number is one of the key's ratios times the source.
     for (const auto& [rule, source] : table->dependent_rules[j]) {
       if (rule->kind != RuleKind::kRatio || source > j) continue;
       const std::string* key = written_text(table->ratio_keys.at(rule), j);
       auto ratios = key ? rule->ratios.find(*key) : rule->ratios.end();
       if (ratios == rule->ratios.end() || ratios->second.empty()) continue;
-      std::optional<double> a;
-      for (const auto& [c, x] : numbers)
-        if (c == source) a = x;
-      for (const auto& [c, v] : texts)
-        if (c == source)
-          if (auto canonical = normalize_number(v, decimals_)) a = std::stod(*canonical);
+      auto a = number_written_in(source);
       if (!a || *a == 0) continue;  // ratios are learned on sources other than 0
-      // One of the listed ratios times the source: the points inside the ranges so far.
-      const double scale = std::pow(10.0, decimals_);
       std::vector<std::pair<double, double>> points;
-      for (double r : ratios->second) {
-        double x = std::round(r * *a * scale) / scale;
-        bool inside = std::any_of(ranges.begin(), ranges.end(),
-                                  [&](const auto& g) { return x >= g.first - 1e-9 && x <= g.second + 1e-9; });
-        if (inside) points.emplace_back(x, x);
-      }
+      for (double r : ratios->second)
+        if (auto point = point_in_ranges(r * *a)) points.emplace_back(*point, *point);
       if (!points.empty()) ranges = std::move(points);
     }
   };

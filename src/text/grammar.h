@@ -17,18 +17,19 @@
 // The last slot is SEP when the event has not ended before. Torch-free.
 //
 // With a constraint schema (text/constraints.h, WORK/dataset/constraints.json), columns are
-// still decoded in serialization order, and each rule applies as soon as its source is written:
-//   - item_values: once the item is written, a later categorical column takes only the values
-//     seen with that item (a column the item never had a value in is not written);
-//   - determined_by: once the source is written, a later categorical column takes only f(source)
-//     (not written when f(source) is empty);
-//   - same_value: once the number is written as text (or as the other numeric column), the
-//     numeric column's range shrinks to that number;
-//   - an item written after other columns must be one these rules allow with the values written
-//     before it (the rules filter the item trie, as the item ranges do for earlier numbers;
-//     when no item fits all of them, only the numbers filter).
-// Rules whose dependent column comes before its source are left to the editor, which repairs
-// the dependent column from its source (generate/validate.h).
+// still decoded in serialization order, and each rule applies whichever of its columns comes first
+// (docs/formats/constraints.md, "Decoding order"):
+//   - item_values / determined_by: once the source is written, a later categorical column takes
+//     only the values the rule allows (not written when none is left); a determined_by source
+//     written after its column takes only values that map to what the column holds; a column a
+//     determined_by rule fills is not passed over, and a column passed over counts as empty;
+//   - a column written before the item takes only values some item still possible allows, and
+//     the item then is one these rules allow with the values written before it (when the slots
+//     left hold none, only the number ranges filter);
+//   - same_value / ratio: once the number is written (as text or as the other numeric column),
+//     a numeric column's range shrinks to that number (ratio: the listed ratios times it).
+// A ratio into a text column, and anything the slots left cannot hold, is left to the editor
+// (generate/validate.h).
 #include "text/constraints.h"
 #include "text/vocab.h"
 
