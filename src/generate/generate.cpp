@@ -19,6 +19,7 @@
 #include "common/datetime.h"
 #include "ingest/db_location.h"
 #include "ingest/db_tables.h"
+#include "temporal/code_grammar.h"
 #include "temporal/layout.h"
 #include "temporal/temporal.h"
 #include "text/dataset.h"
@@ -56,6 +57,8 @@ Settings read_settings(const Config& config, const GenerateArgs& args) {
   s.sample.batch_size = g.batch_size;
   s.sample.device = args.device;
   s.sample.threads = args.threads;
+  s.sample.code_grammar = temporal::load_code_grammar(
+      args.work, {g.code_grammar_depth, config.dataset.min_patients_for_token, g.code_grammar_escape});
   s.rules.max_edit_distance = g.max_edit_distance;
   s.rules.min_events = g.min_events;
   s.rules.min_patients = config.dataset.min_patients_for_token;
@@ -409,6 +412,7 @@ nlohmann::json run_generate(const GenerateArgs& args) {
       {"seed", args.seed},
       {"settings", generate_settings_json(settings, args, n)},
       {"conditions", condition_report},
+      {"code_grammar", settings.sample.code_grammar ? settings.sample.code_grammar->summary() : nlohmann::json(nullptr)},
       {"validation", {{"window_minutes", settings.rules.window_minutes}, {"min_patients", settings.rules.min_patients}}},
       {"config", config_path.string()},
       {"inputs",

@@ -22,6 +22,8 @@ struct GenerateConfig {
   int min_events = 1;             // default: [dataset] min_events
   std::string anchor = "2100-01-01 00:00:00";
   std::string invalid_events = "reject_stay";  // or "drop_event"
+  int code_grammar_depth = 0;     // joint code depths kept on train tuples (temporal/code_grammar.h); 0: off
+  double code_grammar_escape = 0; // share of events sampled without the code grammar
 
   template <class Self, class F>
   static void visit(Self& c, F&& f) {
@@ -29,6 +31,7 @@ struct GenerateConfig {
     f("top_k", c.top_k), f("top_p", c.top_p), f("batch_size", c.batch_size);
     f("max_sample_factor", c.max_sample_factor), f("max_edit_distance", c.max_edit_distance);
     f("min_events", c.min_events), f("anchor", c.anchor), f("invalid_events", c.invalid_events);
+    f("code_grammar_depth", c.code_grammar_depth), f("code_grammar_escape", c.code_grammar_escape);
   }
 
   // Defaults, then [generate]; errors name the file and key.

@@ -115,6 +115,7 @@ SampledTokens sample_sequences(Transformer& net, const Layout& layout, int64_t n
   for (int64_t first = 0; first < n; first += settings.batch_size) {
     const int64_t B = std::min<int64_t>(settings.batch_size, n - first);
     std::vector<GrammarState> states(B);
+    std::vector<CodeGrammar::Cursor> event_codes(B);
     std::vector<std::mt19937_64> rngs;
     for (int64_t i = 0; i < B; ++i) {
       rngs.emplace_back(mix(settings.seed ^ mix(first + i)));
@@ -140,15 +141,24 @@ SampledTokens sample_sequences(Transformer& net, const Layout& layout, int64_t n
           continue;
         }
         allowed_next(layout, states[i], settings.gender, settings.age_mask, allowed, settings.min_events);
+        int time_digit = 0;
+        const Slot slot = layout.slot(states[i].position, &time_digit);
+        if (slot == Slot::kCode && settings.code_grammar) settings.code_grammar->restrict(event_codes[i], allowed);
         // An under-trained model spreads its time digits; with masked times (--mask-times) every
         // uncertain draw moves time forward, which a lower time temperature counters.
-        bool time_slot = layout.slot(states[i].position) == Slot::kTime;
+        bool time_slot = slot == Slot::kTime;
         double temperature =
             time_slot && settings.time_temperature > 0 ? settings.time_temperature : settings.temperature;
         int drawn = pick_token(rows + i * V, allowed, settings, temperature, rngs[i]);
         int token = lift_time_digit(layout, states[i], drawn);
         if (token == layout.end() && states[i].events >= layout.max_events) ++out.hit_cap;
         advance(layout, states[i], token);
+        if (settings.code_grammar && token != layout.end()) {
+          if (slot == Slot::kTime && time_digit == layout.time_digits - 1)
+            settings.code_grammar->start(event_codes[i], rngs[i]);
+          else if (slot == Slot::kCode)
+            settings.code_grammar->advance(event_codes[i], token);
+        }
         ++out.tokens;
         if (states[i].ended) --alive;
         next[i] = token;

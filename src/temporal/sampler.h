@@ -1,5 +1,6 @@
 #pragma once
 // The trained temporal model on disk (WORK/temporal/model.pt) and the batched sampler.
+#include "temporal/code_grammar.h"
 #include "temporal/layout.h"
 #include "temporal/transformer.h"
 
@@ -32,6 +33,7 @@ struct SamplerSettings {
   std::vector<char> age_mask;  // allowed age groups, empty: all
   int min_events = 1;     // END only after this many events (capped at E)
   bool use_cache = true;  // false: rerun the whole prefix for every token (for tests and benchmarks)
+  const CodeGrammar* code_grammar = nullptr;  // restricts the codes of each event (null: any code)
 };
 
 struct SampledTokens {

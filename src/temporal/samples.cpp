@@ -3,6 +3,8 @@
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/torch_env.h"
+#include "codec/codes_file.h"
+#include "temporal/code_grammar.h"
 #include "temporal/sampler.h"
 #include "temporal/temporal.h"
 #include "text/dataset.h"
@@ -83,12 +85,22 @@ std::vector<T> read_array(const fs::path& path, size_t count) {
 
 }  // namespace
 
+std::shared_ptr<const CodeGrammar> load_code_grammar(const std::filesystem::path& work,
+                                                     const CodeGrammarSettings& settings) {
+  if (settings.depth <= 0) return nullptr;
+  return std::make_shared<const CodeGrammar>(codec::read_codes_file(work / "codec" / "codes.bin"),
+                                             Dataset::load(work / "dataset"), settings);
+}
+
 SampledStays sample_stays(const std::filesystem::path& work, const SampleOptions& options) {
   if (options.n < 0) fail("--n must be non-negative (got {})", options.n);
   setup_torch_threads(options.threads);
   const torch::Device device = parse_device(options.device);
   TemporalModel model = load_model(work / "temporal" / "model.pt", device);
   const Layout& layout = model.layout;
+  if (options.code_grammar && !options.code_grammar->fits(layout.codebook, layout.positions, layout.depth))
+    fail("{}: the temporal model's codes (K={} P={} D={}) are not those of codec/codes.bin: retrain the temporal stage",
+         (work / "temporal" / "model.pt").string(), layout.codebook, layout.positions, layout.depth);
   SamplerSettings settings;
   settings.temperature = options.temperature;
   settings.time_temperature = options.time_temperature;
@@ -98,6 +110,7 @@ SampledStays sample_stays(const std::filesystem::path& work, const SampleOptions
   settings.seed = options.seed;
   settings.batch_size = options.batch_size;
   settings.min_events = options.min_events;
+  settings.code_grammar = options.code_grammar.get();
   if (!options.gender.empty() || !options.age_group.empty()) {
     if (!layout.conditioned)
       fail("--gender/--age-group: this temporal model is unconditional; set `condition = true` in the [temporal] "

@@ -6,10 +6,14 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
 namespace rawmed::temporal {
+
+class CodeGrammar;
+struct CodeGrammarSettings;
 
 // `rawmed train --stage temporal`: trains on WORK/codec/codes.bin + WORK/dataset times,
 // writes WORK/temporal/{model.pt,train.json}.
@@ -29,7 +33,12 @@ struct SampleOptions {
   int threads = 0;
   std::string gender;         // optional conditioning (empty: unconditional)
   std::string age_group;      // optional conditioning, e.g. "65+"
+  std::shared_ptr<const CodeGrammar> code_grammar;  // null: any code tuple (load_code_grammar)
 };
+
+// The code grammar of WORK (codec/codes.bin, train split of WORK/dataset); null when settings.depth is 0.
+std::shared_ptr<const CodeGrammar> load_code_grammar(const std::filesystem::path& work,
+                                                     const CodeGrammarSettings& settings);
 
 // Sampled stays: stay s has events [stay_offsets[s], stay_offsets[s+1]); event e has
 // event_minutes[e] and codes[e*P*D, (e+1)*P*D) (codes.bin layout).

@@ -20,6 +20,7 @@ struct TemporalConfig {
   double dropout = 0.1;
   bool sinusoidal = false;       // false: learned positions
   bool time_sinusoid = true;     // add a fixed sinusoid of the time value to one-token times' embeddings
+  bool running_clock = true;     // gap times (with time_sinusoid): give every position the clock, the sum of gaps
   // Optimisation.
   int batch_size = 8;            // stays
   int batch_tokens = 4096;       // at most this many padded tokens per batch (0: no limit); bounds
@@ -37,7 +38,7 @@ struct TemporalConfig {
   template <class Self, class F>
   static void visit(Self& c, F&& f) {
     f("time_encoding", c.time_encoding), f("time_resolution_minutes", c.time_resolution_minutes);
-    f("condition", c.condition), f("time_sinusoid", c.time_sinusoid);
+    f("condition", c.condition), f("time_sinusoid", c.time_sinusoid), f("running_clock", c.running_clock);
     f("layers", c.layers), f("d_model", c.d_model), f("heads", c.heads), f("ff", c.ff), f("dropout", c.dropout);
     f("batch_size", c.batch_size), f("batch_tokens", c.batch_tokens), f("lr", c.lr);
     f("min_lr_ratio", c.min_lr_ratio), f("warmup_steps", c.warmup_steps), f("weight_decay", c.weight_decay);

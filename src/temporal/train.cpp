@@ -192,6 +192,7 @@ ModelConfig model_config_for(const TemporalConfig& tc, const Layout& layout) {
   if (tc.time_sinusoid && layout.time_encoding != TimeEncoding::kDigits) {
     mc.time_first = layout.time_token(0);
     mc.time_count = layout.time_values();
+    mc.running_clock = tc.running_clock && layout.time_encoding == TimeEncoding::kGap;
   }
   return mc;
 }

@@ -9,7 +9,7 @@ namespace rawmed::temporal {
 nlohmann::json ModelConfig::to_json() const {
   return {{"vocab_size", vocab_size}, {"max_length", max_length}, {"layers", layers}, {"d_model", d_model},
           {"heads", heads},           {"ff", ff},                 {"dropout", dropout}, {"sinusoidal", sinusoidal},
-          {"time_first", time_first}, {"time_count", time_count}};
+          {"time_first", time_first}, {"time_count", time_count}, {"running_clock", running_clock}};
 }
 
 ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
@@ -24,6 +24,7 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
   c.sinusoidal = j.at("sinusoidal");
   c.time_first = j.value("time_first", 0);  // absent in models trained before the time sinusoid
   c.time_count = j.value("time_count", 0);
+  c.running_clock = j.value("running_clock", false);  // absent in models trained before the clock
   return c;
 }
 
@@ -51,6 +52,11 @@ TransformerImpl::TransformerImpl(const ModelConfig& config) : config_(config) {
     time_sinusoid_ = register_buffer("time_sinusoid", time_sinusoid_);
     // Starts near the size the learned embeddings reach, so neither drowns the other.
     time_scale_ = register_parameter("time_scale", torch::full({1}, 0.1));
+  }
+  if (config.running_clock) {
+    if (config.time_count <= 0) fail("temporal: a running clock needs time tokens");
+    clock_sinusoid_ = register_buffer("clock_sinusoid", sinusoid_table(config.time_count, d));
+    clock_projection = register_module("clock_projection", torch::nn::Linear(torch::nn::LinearOptions(d, d).bias(false)));
   }
   if (config.sinusoidal) {
     sinusoid_ = register_buffer("sinusoid", sinusoid_table(config.max_length, d));
@@ -97,6 +103,7 @@ KVCache TransformerImpl::make_cache(int64_t batch) const {
     cache.keys.push_back(torch::empty({batch, config_.heads, config_.max_length, head_dim}, options));
     cache.values.push_back(torch::empty({batch, config_.heads, config_.max_length, head_dim}, options));
   }
+  cache.clock = torch::zeros({batch}, options.dtype(torch::kLong));
   return cache;
 }
 
@@ -122,6 +129,18 @@ torch::Tensor TransformerImpl::attention(int layer, const torch::Tensor& x, KVCa
   return b.proj->forward(out.transpose(1, 2).reshape({B, T, config_.d_model}));
 }
 
+// (B, T): the sum of the gap tokens up to and including each position, after those in the cache.
+torch::Tensor TransformerImpl::running_clock(const torch::Tensor& tokens, KVCache* cache) const {
+  auto gap = tokens - config_.time_first;
+  gap = torch::where((gap >= 0) & (gap < config_.time_count), gap, torch::zeros_like(gap));
+  auto clock = torch::cumsum(gap, 1);
+  if (cache) {
+    clock = clock + cache->clock.unsqueeze(1);
+    cache->clock = clock.select(1, clock.size(1) - 1).clone();
+  }
+  return clock.clamp_max(config_.time_count - 1);
+}
+
 torch::Tensor TransformerImpl::forward(const torch::Tensor& tokens, KVCache* cache) {
   const int64_t T = tokens.size(1);
   const int64_t start = cache ? cache->length : 0;
@@ -129,6 +148,8 @@ torch::Tensor TransformerImpl::forward(const torch::Tensor& tokens, KVCache* cac
     fail("temporal: sequence of {} tokens exceeds the model's maximum length {}", start + T, config_.max_length);
   auto x = token_embedding->forward(tokens);
   if (config_.time_count > 0) x = x + time_scale_ * torch::embedding(time_sinusoid_, tokens);
+  if (config_.running_clock)
+    x = x + clock_projection->forward(torch::embedding(clock_sinusoid_, running_clock(tokens, cache)));
   if (config_.sinusoidal) x = x + sinusoid_.narrow(0, start, T);
   else x = x + position_embedding->forward(torch::arange(start, start + T, tokens.options()));
   x = dropout->forward(x);

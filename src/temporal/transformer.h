@@ -19,6 +19,10 @@ struct ModelConfig {
   // sinusoid of the value (times a learned scale) is added to their embeddings, so that values
   // seldom seen in training sit next to their neighbours. 0: none.
   int time_first = 0, time_count = 0;
+  // The time tokens are gaps: their running sum (the current event's time, capped at time_count - 1)
+  // is given at every position as a sinusoid through a learned projection, so a model that writes
+  // gaps still knows the clock, e.g. that the window is nearly over.
+  bool running_clock = false;
 
   nlohmann::json to_json() const;
   static ModelConfig from_json(const nlohmann::json& j);
@@ -27,7 +31,8 @@ struct ModelConfig {
 // Keys and values of every layer for a batch: [layer] (B, heads, max_length, head_dim).
 struct KVCache {
   std::vector<torch::Tensor> keys, values;
-  int64_t length = 0;  // positions filled
+  torch::Tensor clock;  // (B) running sum of the gaps fed so far (ModelConfig::running_clock)
+  int64_t length = 0;   // positions filled
 };
 
 class TransformerImpl : public torch::nn::Module {
@@ -42,6 +47,7 @@ class TransformerImpl : public torch::nn::Module {
 
  private:
   torch::Tensor attention(int layer, const torch::Tensor& x, KVCache* cache, int64_t start);
+  torch::Tensor running_clock(const torch::Tensor& tokens, KVCache* cache) const;
 
   struct Block {
     torch::nn::LayerNorm ln1{nullptr}, ln2{nullptr};
@@ -51,6 +57,8 @@ class TransformerImpl : public torch::nn::Module {
   torch::nn::Embedding token_embedding{nullptr}, position_embedding{nullptr};
   torch::Tensor sinusoid_;  // (max_length, d) buffer when sinusoidal
   torch::Tensor time_sinusoid_, time_scale_;  // (V, d) buffer, zero outside the time tokens; scalar
+  torch::Tensor clock_sinusoid_;              // (time_count, d) buffer when running_clock
+  torch::nn::Linear clock_projection{nullptr};
   std::vector<Block> blocks_;
   torch::nn::LayerNorm final_norm{nullptr};
   torch::nn::Linear head{nullptr};

@@ -33,6 +33,7 @@ ModelConfig tiny_model(const Layout& layout) {
   if (layout.time_encoding != TimeEncoding::kDigits) {
     c.time_first = layout.time_token(0);
     c.time_count = layout.time_values();
+    c.running_clock = layout.time_encoding == TimeEncoding::kGap;  // the cache must carry the clock
   }
   c.layers = 2;
   c.d_model = 32;
