@@ -58,7 +58,9 @@ Settings read_settings(const Config& config, const GenerateArgs& args) {
   s.sample.device = args.device;
   s.sample.threads = args.threads;
   s.sample.code_grammar = temporal::load_code_grammar(
-      args.work, {g.code_grammar_depth, config.dataset.min_patients_for_token, g.code_grammar_escape});
+      args.work, {g.code_grammar_depth,
+                  g.code_grammar_min_patients > 0 ? g.code_grammar_min_patients : config.dataset.min_patients_for_token,
+                  g.code_grammar_escape});
   s.rules.max_edit_distance = g.max_edit_distance;
   s.rules.min_events = g.min_events;
   s.rules.min_patients = config.dataset.min_patients_for_token;

@@ -14,7 +14,7 @@ struct GenerateConfig {
   double temperature = 1.0;
   double time_temperature = 0.0;  // 0: the event temperature
   bool lift_times = true;
-  int top_k = 250;
+  int top_k = 0;  // 0: off (the full distribution; a cut tail moves gaps and codes toward the mode)
   double top_p = 1.0;
   int batch_size = 64;
   double max_sample_factor = 10;  // give up after sampling this many times N stays
@@ -22,8 +22,9 @@ struct GenerateConfig {
   int min_events = 1;             // default: [dataset] min_events
   std::string anchor = "2100-01-01 00:00:00";
   std::string invalid_events = "reject_stay";  // or "drop_event"
-  int code_grammar_depth = 0;     // joint code depths kept on train tuples (temporal/code_grammar.h); 0: off
+  int code_grammar_depth = 1;     // joint code depths kept on train tuples (temporal/code_grammar.h); 0: off
   double code_grammar_escape = 0; // share of events sampled without the code grammar
+  int code_grammar_min_patients = 1;  // train patients a kept tuple needs (0: dataset.min_patients_for_token)
 
   template <class Self, class F>
   static void visit(Self& c, F&& f) {
@@ -32,6 +33,7 @@ struct GenerateConfig {
     f("max_sample_factor", c.max_sample_factor), f("max_edit_distance", c.max_edit_distance);
     f("min_events", c.min_events), f("anchor", c.anchor), f("invalid_events", c.invalid_events);
     f("code_grammar_depth", c.code_grammar_depth), f("code_grammar_escape", c.code_grammar_escape);
+    f("code_grammar_min_patients", c.code_grammar_min_patients);
   }
 
   // Defaults, then [generate]; errors name the file and key.

@@ -59,6 +59,20 @@ TemporalModel load_model(const std::filesystem::path& path, torch::Device device
   return m;
 }
 
+// Draws one of `candidates` with probability proportional to exp(logit / temperature).
+static int draw(const float* logits, const std::vector<int>& candidates, double temperature, std::mt19937_64& rng) {
+  float top = logits[candidates[0]];
+  for (int c : candidates) top = std::max(top, logits[c]);
+  std::vector<double> p(candidates.size());
+  for (size_t i = 0; i < candidates.size(); ++i) p[i] = std::exp((logits[candidates[i]] - top) / temperature);
+  double u = std::uniform_real_distribution<double>(0.0, std::accumulate(p.begin(), p.end(), 0.0))(rng);
+  for (size_t i = 0; i < p.size(); ++i) {
+    if (u < p[i]) return candidates[i];
+    u -= p[i];
+  }
+  return candidates.back();
+}
+
 int pick_token(const float* logits, const std::vector<char>& allowed, const SamplerSettings& settings,
                double temperature, std::mt19937_64& rng) {
   std::vector<int> candidates;
@@ -66,29 +80,24 @@ int pick_token(const float* logits, const std::vector<char>& allowed, const Samp
     if (allowed[t]) candidates.push_back(static_cast<int>(t));
   if (candidates.empty()) fail("temporal: the grammar allows no token (internal error)");
   auto higher = [&](int a, int b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); };
+  const bool cut = (settings.top_k > 0 && static_cast<int>(candidates.size()) > settings.top_k) || settings.top_p < 1.0;
+  if (!cut) return draw(logits, candidates, temperature, rng);  // no order needed: skip the sort
   if (settings.top_k > 0 && static_cast<int>(candidates.size()) > settings.top_k) {
     std::nth_element(candidates.begin(), candidates.begin() + settings.top_k, candidates.end(), higher);
     candidates.resize(settings.top_k);
   }
   std::sort(candidates.begin(), candidates.end(), higher);
-  std::vector<double> p(candidates.size());
-  const double top = logits[candidates[0]];
-  for (size_t i = 0; i < candidates.size(); ++i)
-    p[i] = std::exp((logits[candidates[i]] - top) / temperature);
-  double total = std::accumulate(p.begin(), p.end(), 0.0);
   if (settings.top_p < 1.0) {
+    std::vector<double> p(candidates.size());
+    for (size_t i = 0; i < candidates.size(); ++i)
+      p[i] = std::exp((logits[candidates[i]] - logits[candidates[0]]) / temperature);
+    const double total = std::accumulate(p.begin(), p.end(), 0.0);
     double mass = 0;
     size_t keep = 0;
     while (keep < p.size() && mass < settings.top_p * total) mass += p[keep++];
-    p.resize(std::max<size_t>(keep, 1));
-    total = std::accumulate(p.begin(), p.end(), 0.0);
+    candidates.resize(std::max<size_t>(keep, 1));
   }
-  double u = std::uniform_real_distribution<double>(0.0, total)(rng);
-  for (size_t i = 0; i < p.size(); ++i) {
-    if (u < p[i]) return candidates[i];
-    u -= p[i];
-  }
-  return candidates[p.size() - 1];
+  return draw(logits, candidates, temperature, rng);
 }
 
 static uint64_t mix(uint64_t x) {  // splitmix64

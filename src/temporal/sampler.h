@@ -25,7 +25,7 @@ struct SamplerSettings {
   double time_temperature = 0;  // for the time digits and END (0: `temperature`)
   bool lift_times = true;       // a time drawn below the previous event's becomes it (lift_time_digit);
                                 // false: such times are masked (notes/issue-4.md, session 3)
-  int top_k = 250;        // 0: off
+  int top_k = 0;          // 0: off
   double top_p = 1.0;     // 1: off
   uint64_t seed = 0;
   int batch_size = 64;

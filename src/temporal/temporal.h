@@ -24,7 +24,7 @@ struct SampleOptions {
   double temperature = 1.0;
   double time_temperature = 0;  // time digits and END (0: `temperature`)
   bool lift_times = true;       // a time drawn below the previous event's becomes it (false: masked)
-  int top_k = 250;
+  int top_k = 0;  // 0: off
   double top_p = 1.0;         // 1: off
   uint64_t seed = 0;
   int batch_size = 64;
