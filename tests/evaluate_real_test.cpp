@@ -67,13 +67,18 @@ TEST_P(EvaluateReal, CopyOfTrainLeaksAndShuffledTimesFail) {
 // on temporal and privacy (row copies) metrics.
 TEST_P(EvaluateReal, ValidSplitIsWithinTheNoiseFloorAndTheBaselineIsNot) {
   fs::path real = real_dir(GetParam());
+  // WORK/config.toml, as `rawmed evaluate` reads it: its [[evaluate.utility.task]] list is scored.
+  const Config config = load_config(real.parent_path() / "config.toml");
   EvaluateRequest request;
   request.real = real;
   request.synthetic = real / "valid";
   request.out = real.parent_path() / "report-valid";
+  request.config = &config;
+  request.config_path = config.path;
   request.eval.threads = 1;
   nlohmann::json valid = run_evaluation(request);
   EXPECT_EQ(valid["resampling"]["resamples"], 20);
+  EXPECT_EQ(valid["sections"]["utility"]["tasks"].size(), 11u);
   int rows = 0;
   for (const auto& row : valid["summary"]) {
     if (!row.contains("synthetic_interval")) continue;

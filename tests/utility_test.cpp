@@ -3,6 +3,7 @@
 #include "evaluate/metrics.h"
 #include "evaluate/utility.h"
 #include "evaluate/xgb.h"
+#include "test_util.h"
 #include "utility_test_db.h"
 
 #include <gtest/gtest.h>
@@ -29,6 +30,19 @@ const nlohmann::json& result_named(const nlohmann::json& section, const std::str
   throw std::runtime_error("no result " + name);
 }
 
+// The [[evaluate.utility.task]] list of a bundled config (configs/NAME.toml).
+std::vector<UtilityTask> bundled_tasks(const std::string& name) {
+  std::filesystem::path file = rawmed::test::source_dir() / "configs" / (name + ".toml");
+  toml::table root = toml::parse_file(file.string());
+  return parse_utility_config(*root["evaluate"].as_table(), file).tasks;
+}
+
+std::vector<std::string> task_names(const nlohmann::json& section) {
+  std::vector<std::string> names;
+  for (const auto& t : section.at("tasks")) names.push_back(t.at("name"));
+  return names;
+}
+
 class Utility : public ::testing::Test {
  protected:
   void SetUp() override { set_quiet(true); }
@@ -39,7 +53,7 @@ class Utility : public ::testing::Test {
 TEST_F(Utility, BinsAreRightClosedWithTheirLabels) {
   StringPool pool;
   Database db = make_test_db({}, 0, pool);
-  auto tasks = preset_utility_tasks("mimic-iv", db.schema);
+  auto tasks = bundled_tasks("mimic-iv-demo");
   const auto& creatinine = task_named(tasks, "creatinine");
   EXPECT_EQ(creatinine.num_classes(), 5);
   EXPECT_EQ(creatinine.bin_of(1.2), 0);
@@ -80,7 +94,7 @@ TEST_F(Utility, LabLabelIsTheLastSecondHalfValue) {
   rows.push_back({5, 500, "labevents", "Creatinine, Urine", 10.0});
   StringPool pool;
   Database db = make_test_db(rows, 6, pool);
-  auto tasks = preset_utility_tasks("mimic-iv", db.schema);
+  auto tasks = bundled_tasks("mimic-iv-demo");
   auto labels = extract_task_labels(db, pool, task_named(tasks, "creatinine"), 6);
   EXPECT_EQ(labels, (std::vector<int>{1, 0, 3, -1, -1, 1}));
 }
@@ -95,7 +109,7 @@ TEST_F(Utility, GivenLabelNeedsARowInTheTableAndASecondHalfMatch) {
   rows.push_back({3, 700, "prescriptions", "KCL 20 mEq"});
   StringPool pool;
   Database db = make_test_db(rows, 4, pool);
-  auto tasks = preset_utility_tasks("auto", db.schema);
+  auto tasks = bundled_tasks("mimic-iv-demo");
   ASSERT_EQ(tasks.size(), 11u);
   EXPECT_EQ(extract_task_labels(db, pool, task_named(tasks, "heparin"), 6), (std::vector<int>{1, 0, -1, 0}));
   EXPECT_EQ(extract_task_labels(db, pool, task_named(tasks, "potassium_chloride"), 6), (std::vector<int>{0, 0, -1, 1}));
@@ -182,6 +196,7 @@ TEST_F(Utility, UtilityTstrMatchesTrtrOnFaithfulDataAndFailsOnSwappedData) {
   Database test = drug_db(40, false, 2, pool);
   Database swapped = drug_db(120, true, 30, pool);
   UtilityConfig config;
+  config.tasks = bundled_tasks("mimic-iv-demo");
   config.seeds = 2;
   config.xgb.trees = 20;
   config.xgb.threads = 1;
@@ -214,6 +229,7 @@ TEST_F(Utility, UtilityWithoutPositiveTrainingLabelsScoresChance) {
   Database train = drug_db(60, false, 0, pool);
   Database test = drug_db(40, false, 10, pool);
   UtilityConfig config;
+  config.tasks = bundled_tasks("mimic-iv-demo");
   config.seeds = 1;
   config.xgb.trees = 10;
   config.xgb.threads = 1;
@@ -233,6 +249,7 @@ TEST_F(Utility, SmallHoldoutUsesCrossValidationWithFoldIntervals) {
   Database holdout = drug_db(40, false, 10, pool);
   Database swapped = drug_db(120, true, 30, pool);
   UtilityConfig config;
+  config.tasks = bundled_tasks("mimic-iv-demo");
   config.xgb.trees = 20;
   nlohmann::json faithful = evaluate_utility(train, holdout, train, pool, config);
   const auto& headline = faithful.at("headline");
@@ -337,12 +354,77 @@ max_rows = 500
   EXPECT_THROW(parse_utility_config(*bad_labels["evaluate"].as_table(), "x.toml"), Error);
 }
 
-TEST_F(Utility, EicuPresetHasNoLabTasksWithoutALabTable) {
-  DbSchema schema;
-  for (const char* name : {"medication", "infusionDrug", "intakeOutput"}) schema.tables.push_back(DbTable{.name = name});
-  auto tasks = preset_utility_tasks("auto", schema);
-  ASSERT_EQ(tasks.size(), 11u);
-  EXPECT_EQ(task_named(tasks, "norepinephrine").tables, std::vector<std::string>{"infusionDrug"});
-  EXPECT_EQ(task_named(tasks, "creatinine").tables, std::vector<std::string>{"lab"});
-  EXPECT_EQ(task_named(tasks, "creatinine").value_column, "labresult");
+// The bundled configs carry the paper's 11 tasks: the eICU ones read eICU tables and columns, the
+// PostgreSQL configs list the same tasks as their demo configs, and MIMIC-III reuses MIMIC-IV's.
+TEST_F(Utility, BundledConfigsListThePapersTasksForTheirDataset) {
+  auto eicu = bundled_tasks("eicu-demo");
+  ASSERT_EQ(eicu.size(), 11u);
+  EXPECT_EQ(task_named(eicu, "norepinephrine").tables, std::vector<std::string>{"infusionDrug"});
+  EXPECT_EQ(task_named(eicu, "creatinine").tables, std::vector<std::string>{"lab"});
+  EXPECT_EQ(task_named(eicu, "creatinine").value_column, "labresult");
+  auto mimic = bundled_tasks("mimic-iv-demo");
+  EXPECT_EQ(task_named(mimic, "creatinine").value_column, "valuenum");
+  EXPECT_EQ(task_named(mimic, "platelets").bin_labels, (std::vector<int>{4, 3, 2, 1, 0}));
+  EXPECT_EQ(bundled_tasks("eicu-postgres"), eicu);
+  EXPECT_EQ(bundled_tasks("mimic-iv-postgres"), mimic);
+  EXPECT_EQ(bundled_tasks("mimic-iii-demo"), mimic);
+}
+
+// What is scored is the config's task list, in its order: a list with one custom task scores just
+// that task; no list scores none.
+TEST_F(Utility, ConfigTaskListDrivesWhatIsEvaluated) {
+  StringPool pool;
+  Database train = drug_db(120, false, 30, pool);
+  Database test = drug_db(40, false, 2, pool);
+  toml::table root = toml::parse(R"(
+[evaluate.utility]
+trees = 20
+seeds = 1
+cv_below_stays = 0
+[[evaluate.utility.task]]
+name = "aspirin_again"
+kind = "given"
+tables = ["prescriptions"]
+pattern = "^aspirin$"
+[[evaluate.utility.task]]
+name = "saline"
+kind = "given"
+tables = ["inputevents"]
+items = ["saline"]
+)");
+  UtilityConfig config = parse_utility_config(*root["evaluate"].as_table(), "custom.toml");
+  nlohmann::json out = evaluate_utility(train, test, train, pool, config);
+  EXPECT_EQ(task_names(out), (std::vector<std::string>{"aspirin_again", "saline"}));
+  // Aspirin in the first half predicts aspirin in the second; every stay gets saline in the first
+  // half only, so it has no second-half positive: too few labels.
+  EXPECT_GT(result_named(out, "tasks", "aspirin_again").at("trtr").at("auroc_mean").get<double>(), 0.95);
+  EXPECT_EQ(out.at("headline").at("tasks_averaged").get<int>(), 1);
+  EXPECT_EQ(out.at("config").at("tasks").get<int>(), 2);
+
+  nlohmann::json none = evaluate_utility(train, test, train, pool, UtilityConfig{});
+  EXPECT_FALSE(none.contains("headline"));
+  EXPECT_TRUE(none.at("tasks").empty());
+  EXPECT_NE(none.at("note").get<std::string>().find("[[evaluate.utility.task]]"), std::string::npos);
+}
+
+// A bad task entry stops with the file, the line of the entry and the key.
+TEST_F(Utility, BadUtilityTaskErrorsNameFileLineAndKey) {
+  auto error_for = [](const std::string& text) {
+    toml::table root = toml::parse(text);
+    return rawmed::test::error_of([&] { parse_utility_config(*root["evaluate"].as_table(), "dataset.toml"); });
+  };
+  const std::string ok = "[[evaluate.utility.task]]\nname = 'a'\nkind = 'given'\ntables = ['t']\npattern = 'x'\n";
+  EXPECT_EQ(error_for(ok), "");
+  EXPECT_EQ(error_for(ok + "[[evaluate.utility.task]]\nname = 'b'\nkind = 'givn'\ntables = ['t']\npattern = 'x'\n"),
+            "dataset.toml:6: 'evaluate.utility.task[1].kind' must be \"given\" or \"last_value_bin\", not \"givn\"");
+  EXPECT_EQ(error_for(ok + "[[evaluate.utility.task]]\nname = 'b'\nkind = 'given'\ntables = ['t']\npattern = 'a(b'\n")
+                .rfind("dataset.toml:6: 'evaluate.utility.task[1].pattern': bad regular expression 'a(b'", 0),
+            0u);
+  EXPECT_EQ(error_for(ok + "[[evaluate.utility.task]]\nname = 'a'\nkind = 'given'\ntables = ['t']\npattern = 'y'\n"),
+            "dataset.toml:6: 'evaluate.utility.task[1].name': 'a' is already task[0]");
+  EXPECT_NE(error_for(ok + "[[evaluate.utility.task]]\nname = 'b'\nkind = 'given'\ntable = ['t']\npattern = 'y'\n")
+                .find("dataset.toml:9: unknown key 'evaluate.utility.task[1].table'"),
+            std::string::npos);
+  EXPECT_NE(error_for("[evaluate.utility]\npreset = 'auto'\n").find("dataset.toml: 'evaluate.utility.preset' is no longer read"),
+            std::string::npos);
 }

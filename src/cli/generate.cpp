@@ -1,5 +1,6 @@
 // `rawmed generate --work DIR --n N --out OUT`: sample, decode, validate, write a synthetic database.
 #include "cli/commands.h"
+#include "cli/common_flags.h"
 #include "common/log.h"
 #include "generate/generate.h"
 
@@ -12,16 +13,13 @@ namespace rawmed::cli {
 void add_generate_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("generate", "Sample stays, validate them and write a synthetic database");
   auto args = std::make_shared<generate::GenerateArgs>();
-  auto quiet = std::make_shared<bool>(false);
   auto temperature = std::make_shared<double>(0), top_p = std::make_shared<double>(0);
   auto top_k = std::make_shared<int>(0);
   cmd->add_option("--work", args->work, "working folder (trained codec and temporal model)")->required();
   cmd->add_option("--n", args->n, "valid stays to write (default: as many as the real train split)");
   cmd->add_option("--out", args->out, "output database folder (default: WORK/synthetic), postgresql://USER@HOST/DB?schema=NAME or sqlite:FILE");
   cmd->add_option("--config", args->config, "dataset spec (default: WORK/config.toml)");
-  cmd->add_option("--seed", args->seed, "random seed");
-  cmd->add_option("--device", args->device, "cpu or cuda");
-  cmd->add_option("--threads", args->threads, "CPU threads (0: all cores)");
+  add_common_flags(cmd, *args);
   auto* t = cmd->add_option("--temperature", *temperature, "sampling temperature (default: [generate] temperature)");
   auto* k = cmd->add_option("--top-k", *top_k, "top-k sampling (default: [generate] top_k)");
   auto* p = cmd->add_option("--top-p", *top_p, "nucleus sampling (default: [generate] top_p)");
@@ -32,9 +30,8 @@ void add_generate_command(CLI::App& app) {
                   "one stay per row of this cohort file (e.g. WORK/real/test/cohort.csv.gz), with its gender and age group");
   cmd->add_flag("--no-gate", args->no_gate,
                 "write OUT without the release gate ([release]); recorded in OUT/MANIFEST.json");
-  cmd->add_flag("--quiet", *quiet, "no progress output");
   cmd->callback([=] {
-    set_quiet(*quiet);
+    set_quiet(args->quiet);
     if (t->count()) args->temperature = *temperature;
     if (k->count()) args->top_k = *top_k;
     if (p->count()) args->top_p = *top_p;

@@ -160,11 +160,9 @@ void run_pipeline(const RunArgs& args) {
                     generate_out,
                     [&] {
                       generate::GenerateArgs g;
+                      static_cast<RunFlags&>(g) = args;
                       g.work = work;
                       g.n = args.n;
-                      g.seed = args.seed;
-                      g.device = args.device;
-                      g.threads = args.threads;
                       g.no_gate = args.no_gate;
                       generate::run_generate(g);
                     }});

@@ -12,6 +12,7 @@
 #include "common/torch_env.h"
 #include "common/trainer.h"
 #include "common/config.h"
+#include "common/config_fields.h"
 #include "text/grammar.h"
 
 #include <fmt/ranges.h>
@@ -260,46 +261,29 @@ struct RunState {
   double epoch_seconds = 0;
   std::vector<std::vector<int64_t>> code_counts;  // [depth][code]
 
+  // The checkpoint's JSON keys, besides the patience's and the random generator's.
+  template <class Self, class F>
+  static void visit(Self& s, F&& f) {
+    f("epoch", s.epoch), f("next_batch", s.next_batch), f("step", s.step);
+    f("best_exact", s.best_exact), f("best_accuracy", s.best_accuracy), f("done", s.done);
+    f("stopped_by", s.stopped_by), f("train_seconds", s.train_seconds), f("trained_events", s.trained_events);
+    f("lr", s.lr), f("history", s.history);
+    f("loss_sum", s.loss_sum), f("token_loss_sum", s.token_loss_sum), f("type_loss_sum", s.type_loss_sum);
+    f("dpe_loss_sum", s.dpe_loss_sum), f("commitment_sum", s.commitment_sum), f("batches", s.batches);
+    f("tokens", s.tokens), f("correct", s.correct), f("restarted", s.restarted);
+    f("epoch_events", s.epoch_events), f("epoch_seconds", s.epoch_seconds), f("code_counts", s.code_counts);
+  }
   nlohmann::json to_json(const std::mt19937_64& rng) const {
+    nlohmann::json j = fields_to_json(*this);
     std::ostringstream rng_text;
     rng_text << rng;
-    nlohmann::json j = {{"epoch", epoch},         {"next_batch", next_batch},       {"step", step},
-                                          {"best_exact", best_exact},
-            {"best_accuracy", best_accuracy}, {"done", done},           {"stopped_by", stopped_by},
-            {"train_seconds", train_seconds}, {"trained_events", trained_events}, {"lr", lr}, {"history", history},
-            {"loss_sum", loss_sum},   {"token_loss_sum", token_loss_sum}, {"type_loss_sum", type_loss_sum},
-            {"dpe_loss_sum", dpe_loss_sum}, {"commitment_sum", commitment_sum}, {"batches", batches},
-            {"tokens", tokens},       {"correct", correct},             {"restarted", restarted},
-            {"epoch_events", epoch_events}, {"epoch_seconds", epoch_seconds}, {"code_counts", code_counts},
-            {"rng", rng_text.str()}};
+    j["rng"] = rng_text.str();
     patience.to_json(j);
     return j;
   }
   void from_json(const nlohmann::json& j, std::mt19937_64& rng) {
-    epoch = j.at("epoch");
-    next_batch = j.at("next_batch");
-    step = j.at("step");
+    stored_fields_from_json(*this, j, {"lr"});  // lr: absent from checkpoints written before it was recorded
     patience.from_json(j);
-    best_exact = j.at("best_exact");
-    best_accuracy = j.at("best_accuracy");
-    done = j.at("done");
-    stopped_by = j.at("stopped_by");
-    train_seconds = j.at("train_seconds");
-    trained_events = j.at("trained_events");
-    lr = j.value("lr", 0.0);  // absent from checkpoints written before it was recorded
-    history = j.at("history");
-    loss_sum = j.at("loss_sum");
-    token_loss_sum = j.at("token_loss_sum");
-    type_loss_sum = j.at("type_loss_sum");
-    dpe_loss_sum = j.at("dpe_loss_sum");
-    commitment_sum = j.at("commitment_sum");
-    batches = j.at("batches");
-    tokens = j.at("tokens");
-    correct = j.at("correct");
-    restarted = j.at("restarted");
-    epoch_events = j.at("epoch_events");
-    epoch_seconds = j.at("epoch_seconds");
-    code_counts = j.at("code_counts").get<std::vector<std::vector<int64_t>>>();
     std::istringstream rng_text(j.at("rng").get<std::string>());
     rng_text >> rng;
     if (!rng_text) fail("checkpoint: unreadable random generator state");
@@ -774,10 +758,8 @@ void run_training(const TrainArgs& args) {
   if (args.max_epochs > 0) cfg.max_epochs = args.max_epochs;
   Dataset dataset = Dataset::load(args.work / "dataset");
   TrainOptions options;
+  static_cast<RunFlags&>(options) = args;
   options.out_dir = args.work / "codec";
-  options.device = args.device;
-  options.threads = args.threads;
-  options.seed = args.seed;
   options.resume = args.resume;
   options.bf16 = args.bf16;
   options.max_minutes = args.max_minutes;

@@ -1,6 +1,7 @@
 #pragma once
 // Codec training and model files, for src/codec and tests/nn (pulls in Torch).
 #include "codec/rqvae.h"
+#include "common/run_flags.h"
 #include "text/dataset.h"
 #include "text/grammar.h"
 
@@ -14,11 +15,9 @@
 
 namespace rawmed::codec {
 
-struct TrainOptions {
+// device, threads, seed (quiet is not read: the caller sets the log level).
+struct TrainOptions : RunFlags {
   std::filesystem::path out_dir;  // WORK/codec: checkpoint.pt, model.pt, config.json, codes.bin, train.json
-  std::string device = "cpu";
-  int threads = 0;
-  uint64_t seed = 0;
   bool resume = false;
   bool bf16 = false;
   double max_minutes = 0;        // 0: no limit; the cosine ends at this deadline; then the partial epoch is

@@ -2,11 +2,13 @@
 // Stage configs (codec, temporal, ...) list their fields once, in a static
 //   template <class Self, class F> static void visit(Self& config, F&& f) { f("key", config.key); ... }
 // and these helpers derive from that one list the TOML overrides (unknown keys and wrong types are
-// errors naming the file and key), the JSON written next to a model, and the JSON read back.
+// errors naming the file and key), the JSON written next to a model, and the JSON read back. Structs
+// that are stored but not configured (ModelConfig, checkpoint states) use the JSON helpers alone.
 #include "common/config.h"
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -63,6 +65,18 @@ void fields_from_json(C& config, const nlohmann::json& json) {
   C::visit(config, [&](std::string_view key, auto& field) {
     auto it = json.find(std::string(key));
     if (it != json.end()) it->get_to(field);
+  });
+}
+
+// For JSON that rawmed wrote itself (model files, checkpoints): every key must be there, except
+// the `optional` ones (added after such files were first written), which keep the value `config`
+// already has. A missing key throws nlohmann's out_of_range naming it (not an Error: the readers
+// catch it and add the file, as for any other unreadable content).
+template <class C>
+void stored_fields_from_json(C& config, const nlohmann::json& json, std::vector<std::string_view> optional = {}) {
+  C::visit(config, [&](std::string_view key, auto& field) {
+    const bool is_optional = std::find(optional.begin(), optional.end(), key) != optional.end();
+    if (!is_optional || json.contains(std::string(key))) json.at(std::string(key)).get_to(field);
   });
 }
 

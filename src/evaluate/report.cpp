@@ -412,7 +412,7 @@ std::string utility_html(const nlohmann::json& sections) {
                             plot_options("Utility tasks: AUROC on real stays", "", "AUROC", 640, 340))) +
            "</div>";
   } else {
-    h += "<p class=note>" + esc(u.is_null() ? "not computed" : u.dump()) + "</p>";
+    h += "<p class=note>" + esc(u.is_null() ? "not computed" : u.value("note", u.dump())) + "</p>";
   }
   for (const char* name : {"predictive_similarity", "next_event"}) {
     const auto& s = at(sections, name);

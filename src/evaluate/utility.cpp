@@ -1,4 +1,5 @@
-// TSTR vs TRTR utility over the paper's 11 second-half tasks (docs/method.md, sections 6 and 7).
+// TSTR vs TRTR utility over the config's second-half tasks ([[evaluate.utility.task]]; the bundled
+// configs list the paper's 11, docs/method.md, sections 6 and 7).
 // The reference trains a hierarchical Transformer on event text; we use XGBoost on a tabular
 // encoding of the first half (per item: row count and last value of each numeric column), which
 // trains in seconds on 2 cores and keeps the comparison TSTR vs TRTR the same.
@@ -110,28 +111,6 @@ int64_t count_matching_rows(const Database& db, const StringPool& pool, const Ut
     if (tables.used[t])
       for (size_t r = 0; r < db.tables[t].rows(); ++r) count += matcher.matches(db.tables[t], r);
   return count;
-}
-
-UtilityTask lab_task(std::string name, std::vector<std::string> tables, std::vector<std::string> items,
-                     std::string value_column, std::vector<double> edges, std::vector<int> labels = {}) {
-  UtilityTask task;
-  task.name = std::move(name);
-  task.kind = TaskKind::kLastValueBin;
-  task.tables = std::move(tables);
-  task.items = std::move(items);
-  task.value_column = std::move(value_column);
-  task.bin_edges = std::move(edges);
-  task.bin_labels = std::move(labels);
-  return task;
-}
-
-UtilityTask given_task(std::string name, std::vector<std::string> tables, std::string pattern) {
-  UtilityTask task;
-  task.name = std::move(name);
-  task.kind = TaskKind::kGiven;
-  task.tables = std::move(tables);
-  task.pattern = std::move(pattern);
-  return task;
 }
 
 // ---- the tabular encoding of a stay's first half ----
@@ -330,6 +309,10 @@ const char* kCandidateIsTest =
     "the candidate is the real test split itself: training on it and testing on it measures nothing, so TSTR is not "
     "computed (pass the valid split, or synthetic data, as the candidate)";
 
+constexpr const char* kNoTasks =
+    "not computed: the config lists no [[evaluate.utility.task]] (configs/mimic-iv-demo.toml and "
+    "configs/eicu-demo.toml hold the paper's 11 tasks)";
+
 const char* kind_name(TaskKind kind) { return kind == TaskKind::kGiven ? "given" : "last_value_bin"; }
 
 std::vector<std::string> string_list(const toml::table& t, std::string_view key, std::string_view context,
@@ -364,37 +347,47 @@ std::vector<T> number_list(const toml::table& t, std::string_view key, std::stri
   return out;
 }
 
+void check_pattern(const std::string& pattern, std::string_view context, const std::string& at) {
+  try {
+    std::regex(pattern, std::regex::icase | std::regex::ECMAScript);
+  } catch (const std::regex_error& e) {
+    fail("{}: '{}.pattern': bad regular expression '{}': {}", at, context, pattern, e.what());
+  }
+}
+
 UtilityTask parse_task(const toml::table& t, size_t index, const std::filesystem::path& file) {
   std::string context = fmt::format("evaluate.utility.task[{}]", index);
+  const std::string at = fmt::format("{}:{}", file.string(), t.source().begin.line);  // where the entry starts
   check_keys(t, {"name", "kind", "tables", "items", "pattern", "value_column", "bins", "labels"}, context, file);
   UtilityTask task;
   task.name = get_string(t, "name", "", context, file);
-  if (task.name.empty()) fail("{}: '{}.name' is required", file.string(), context);
+  if (task.name.empty()) fail("{}: '{}.name' is required", at, context);
   std::string kind = get_string(t, "kind", "", context, file);
   if (kind == "given") task.kind = TaskKind::kGiven;
   else if (kind == "last_value_bin") task.kind = TaskKind::kLastValueBin;
-  else fail("{}: '{}.kind' must be \"given\" or \"last_value_bin\", not \"{}\"", file.string(), context, kind);
+  else fail("{}: '{}.kind' must be \"given\" or \"last_value_bin\", not \"{}\"", at, context, kind);
   task.tables = string_list(t, "tables", context, file);
-  if (task.tables.empty()) fail("{}: '{}.tables' is required", file.string(), context);
+  if (task.tables.empty()) fail("{}: '{}.tables' is required", at, context);
   task.items = string_list(t, "items", context, file);
   task.pattern = get_string(t, "pattern", "", context, file);
-  if (task.items.empty() && task.pattern.empty()) fail("{}: '{}' needs 'items' or 'pattern'", file.string(), context);
+  if (task.items.empty() && task.pattern.empty()) fail("{}: '{}' needs 'items' or 'pattern'", at, context);
+  if (!task.pattern.empty()) check_pattern(task.pattern, context, at);
   task.value_column = get_string(t, "value_column", "", context, file);
   task.bin_edges = number_list<double>(t, "bins", context, file);
   task.bin_labels = number_list<int>(t, "labels", context, file);
   if (task.kind == TaskKind::kLastValueBin) {
     if (task.value_column.empty() || task.bin_edges.empty())
-      fail("{}: '{}' (last_value_bin) needs 'value_column' and 'bins'", file.string(), context);
+      fail("{}: '{}' (last_value_bin) needs 'value_column' and 'bins'", at, context);
     if (!std::is_sorted(task.bin_edges.begin(), task.bin_edges.end()))
-      fail("{}: '{}.bins' must be ascending", file.string(), context);
+      fail("{}: '{}.bins' must be ascending", at, context);
     if (!task.bin_labels.empty()) {
       if (task.bin_labels.size() != task.bin_edges.size() + 1)
-        fail("{}: '{}.labels' needs {} entries (one per bin)", file.string(), context, task.bin_edges.size() + 1);
+        fail("{}: '{}.labels' needs {} entries (one per bin)", at, context, task.bin_edges.size() + 1);
       std::vector<int> sorted = task.bin_labels;
       std::sort(sorted.begin(), sorted.end());
       for (size_t i = 0; i < sorted.size(); ++i)
         if (sorted[i] != static_cast<int>(i))
-          fail("{}: '{}.labels' must be a permutation of 0..{}", file.string(), context, sorted.size() - 1);
+          fail("{}: '{}.labels' must be a permutation of 0..{}", at, context, sorted.size() - 1);
     }
   }
   return task;
@@ -437,61 +430,15 @@ int UtilityTask::bin_of(double value) const {
   return bin_labels.empty() ? static_cast<int>(bin) : bin_labels[bin];
 }
 
-std::vector<UtilityTask> preset_utility_tasks(const std::string& preset, const DbSchema& schema) {
-  std::string chosen = preset;
-  if (chosen == "auto") {
-    auto has = [&](std::string_view name) {
-      for (const auto& t : schema.tables)
-        if (same_name(t.name, name)) return true;
-      return false;
-    };
-    bool eicu = has("medication") || has("infusionDrug") || has("lab") || has("intakeOutput");
-    bool mimic = has("labevents") || has("prescriptions") || has("inputevents");
-    chosen = mimic ? "mimic-iv" : eicu ? "eicu" : "none";
-  }
-  // Bins from the reference (docs/method.md, section 7); platelets count down (lower counts, higher label).
-  const std::vector<double> creat{1.2, 2, 3.5, 5}, plt{20, 50, 100, 150}, wbc{4, 12}, hb{8, 10, 12}, bicarb{22, 29},
-      sodium{135, 145};
-  const std::vector<int> plt_labels{4, 3, 2, 1, 0};
-  if (chosen == "mimic-iv") {
-    // Items by d_labitems / d_items label; the MIMIC-IV itemids are listed too, so the tasks also
-    // work when the config has no dictionary join for a table.
-    std::vector<std::string> lab{"labevents"};
-    return {lab_task("creatinine", lab, {"creatinine", "50912", "52546"}, "valuenum", creat),
-            lab_task("platelets", lab, {"platelet count", "51265", "51704"}, "valuenum", plt, plt_labels),
-            lab_task("wbc", lab, {"wbc count", "white blood cells", "51300", "51301", "51755", "51756"}, "valuenum", wbc),
-            lab_task("hemoglobin", lab, {"hemoglobin", "51222", "50811", "51640"}, "valuenum", hb),
-            lab_task("bicarbonate", lab, {"bicarbonate", "50882"}, "valuenum", bicarb),
-            lab_task("sodium", lab, {"sodium", "50983", "52623"}, "valuenum", sodium),
-            given_task("norepinephrine", {"inputevents"}, "norepinephrine|^221906$"),
-            given_task("propofol", {"inputevents"}, "propofol|^222168$"),
-            given_task("magnesium_sulfate", {"prescriptions"}, "magnesium sulfate"),
-            given_task("heparin", {"prescriptions"}, "heparin"),
-            given_task("potassium_chloride", {"prescriptions"}, "potassium chloride|kcl")};
-  }
-  if (chosen == "eicu") {
-    std::vector<std::string> lab{"lab"};
-    return {lab_task("creatinine", lab, {"creatinine"}, "labresult", creat),
-            lab_task("platelets", lab, {"platelets x 1000"}, "labresult", plt, plt_labels),
-            lab_task("wbc", lab, {"wbc x 1000"}, "labresult", wbc),
-            lab_task("hemoglobin", lab, {"hgb"}, "labresult", hb),
-            lab_task("bicarbonate", lab, {"bicarbonate"}, "labresult", bicarb),
-            lab_task("sodium", lab, {"sodium"}, "labresult", sodium),
-            given_task("norepinephrine", {"infusionDrug"}, "norepinephrine"),
-            given_task("propofol", {"infusionDrug"}, "propofol"),
-            given_task("magnesium_sulfate", {"medication"}, "magnesium sulfate"),
-            given_task("heparin", {"medication"}, "heparin"),
-            given_task("potassium_chloride", {"medication"}, "potassium chloride|kcl")};
-  }
-  if (chosen == "none") return {};
-  fail("evaluate.utility.preset: unknown preset '{}' (known: auto, mimic-iv, eicu, none)", preset);
-}
-
 UtilityConfig parse_utility_config(const toml::table& evaluate, const std::filesystem::path& file) {
   UtilityConfig config;
   const toml::table* t = sub_table(evaluate, "utility", file);
   if (!t) return config;
   const char* context = "evaluate.utility";
+  if (t->contains("preset"))
+    fail("{}: 'evaluate.utility.preset' is no longer read: list the tasks as [[evaluate.utility.task]] entries "
+         "(configs/mimic-iv-demo.toml and configs/eicu-demo.toml hold the paper's 11)",
+         file.string());
   apply_fields(config, *t, context, file, {"task"});
   check_xgb(config.xgb, context, file);
   if (config.seeds < 1 || config.cv_seeds < 1) fail("{}: 'evaluate.utility.seeds' and 'cv_seeds' must be >= 1", file.string());
@@ -503,6 +450,10 @@ UtilityConfig parse_utility_config(const toml::table& evaluate, const std::files
       const toml::table* task = (*tasks)[i].as_table();
       if (!task) fail("{}: 'evaluate.utility.task[{}]' must be a table", file.string(), i);
       config.tasks.push_back(parse_task(*task, i, file));
+      for (size_t j = 0; j < i; ++j)
+        if (config.tasks[j].name == config.tasks[i].name)
+          fail("{}:{}: 'evaluate.utility.task[{}].name': '{}' is already task[{}]", file.string(),
+               task->source().begin.line, i, config.tasks[i].name, j);
     }
   }
   return config;
@@ -762,7 +713,7 @@ static nlohmann::json evaluate_utility_cv(const Database& train, const Database&
             {"max_depth", config.xgb.max_depth}, {"learning_rate", config.xgb.learning_rate},
             {"threads", config.xgb.threads}, {"min_test_positives", config.min_test_positives},
             {"min_first_half_events", config.min_first_half_events}, {"max_items", config.max_items},
-            {"preset", config.tasks.empty() ? config.preset : "custom"}}},
+            {"tasks", config.tasks.size()}}},
           {"tasks", task_results},
           {"seconds", seconds}};
 }
@@ -770,7 +721,11 @@ static nlohmann::json evaluate_utility_cv(const Database& train, const Database&
 nlohmann::json evaluate_utility(const Database& train, const Database& test, const Database& candidate,
                                 const StringPool& pool, const UtilityConfig& config) {
   auto start = Clock::now();
-  std::vector<UtilityTask> tasks = config.tasks.empty() ? preset_utility_tasks(config.preset, train.schema) : config.tasks;
+  const std::vector<UtilityTask>& tasks = config.tasks;
+  if (tasks.empty()) {
+    log_info("utility: {}", kNoTasks);
+    return {{"note", kNoTasks}, {"tasks", nlohmann::json::array()}};
+  }
   if (static_cast<int>(test.stays.size()) < config.cv_below_stays && !same_data(candidate, test))
     return evaluate_utility_cv(train, test, candidate, pool, config, tasks);
   log_info("utility: {} tasks, {} seeds, TSTR on {} candidate stays vs TRTR on {} real train stays ({} XGBoost threads)",
@@ -914,7 +869,7 @@ nlohmann::json evaluate_utility(const Database& train, const Database& test, con
         {"learning_rate", config.xgb.learning_rate}, {"threads", config.xgb.threads},
         {"min_test_positives", config.min_test_positives}, {"min_first_half_events", config.min_first_half_events},
         {"max_items", config.max_items}, {"min_item_stays", config.min_item_stays},
-        {"max_train_stays", config.max_train_stays}, {"preset", config.tasks.empty() ? config.preset : "custom"}}},
+        {"max_train_stays", config.max_train_stays}, {"tasks", config.tasks.size()}}},
       {"tasks", task_results},
       {"seconds", seconds}};
   if (candidate_is_test) out["note"] = kCandidateIsTest;

@@ -2,18 +2,19 @@
 // Machine-learning utility of a candidate database (synthetic data, or a real split as the noise
 // floor), always tested on real stays the candidate's generator never saw (the holdout), or, when
 // the holdout is small, by patient-grouped k-fold cross-validation over the real data:
-//  - evaluate_utility: the paper's 11 second-half prediction tasks, XGBoost on a tabular encoding of
-//    the first half, AUROC when trained on the candidate (TSTR) vs on real train (TRTR), over seeds;
+//  - evaluate_utility: the config's second-half prediction tasks (the paper's 11 in the bundled
+//    configs), XGBoost on a tabular encoding of the first half, AUROC when trained on the candidate (TSTR) vs on real train (TRTR), over seeds;
 //  - evaluate_predictive_similarity: per table, XGBoost predicts each column from the others
 //    (error rate for categorical, SMAPE for numeric), TSTR vs TRTR.
 // Every function returns a JSON section holding every number, with a short "headline".
 //
 // Config: sub-tables of the dataset TOML's [evaluate] section:
 //   [evaluate.utility]   seeds, seed, trees, max_depth, learning_rate, threads, min_test_positives,
-//                        min_first_half_events, max_items, min_item_stays, max_train_stays, preset,
+//                        min_first_half_events, max_items, min_item_stays, max_train_stays,
 //                        cv_below_stays, cv_folds, cv_seeds,
-//                        and [[evaluate.utility.task]] entries (name, kind, tables, items, pattern,
-//                        value_column, bins, labels) replacing the preset's tasks
+//                        and the tasks: [[evaluate.utility.task]] entries (name, kind, tables, items,
+//                        pattern, value_column, bins, labels). The bundled configs list the paper's
+//                        11 tasks for their dataset; without entries the utility section is empty.
 //   [evaluate.predsim]   trees, max_depth, learning_rate, threads, seed, max_rows, max_classes,
 //                        min_class_share, one_hot_categories
 //   [evaluate.nep]       see evaluate/nep.h
@@ -47,11 +48,8 @@ struct UtilityTask {
   int num_classes() const;          // 2 for kGiven
   // Class of a value: the label of the bin (-inf, e0], (e0, e1], ..., (e_last, inf).
   int bin_of(double value) const;
+  bool operator==(const UtilityTask&) const = default;
 };
-
-// The paper's tasks for the schema's dataset: MIMIC-IV (labevents, inputevents, prescriptions) or
-// eICU (lab, infusionDrug, medication); chosen by `preset` ("auto": by the tables present).
-std::vector<UtilityTask> preset_utility_tasks(const std::string& preset, const DbSchema& schema);
 
 // threads: 1 by default. XGBoost's OpenMP threads spin-wait between parallel regions (libgomp's
 // default OMP_WAIT_POLICY); on a loaded machine 2 threads ran the MIMIC-IV demo utility in 904 s
@@ -72,8 +70,7 @@ struct XgbSettings {
 };
 
 struct UtilityConfig {
-  std::string preset = "auto";     // "auto" | "mimic-iv" | "eicu"; ignored when tasks are given
-  std::vector<UtilityTask> tasks;  // empty: the preset's tasks
+  std::vector<UtilityTask> tasks;  // [[evaluate.utility.task]] in config order; empty: no utility
   XgbSettings xgb;
   int seeds = 3;
   uint64_t seed = 0;
@@ -91,7 +88,6 @@ struct UtilityConfig {
   // The [evaluate.utility] keys besides the [[evaluate.utility.task]] list.
   template <class Self, class F>
   static void visit(Self& c, F&& f) {
-    f("preset", c.preset);
     XgbSettings::visit(c.xgb, f);
     f("seeds", c.seeds);
     f("seed", c.seed);
@@ -127,7 +123,7 @@ struct PredsimConfig {
 };
 
 // Reads [evaluate.utility] / [evaluate.predsim] (either may be absent: defaults). `evaluate` is the
-// [evaluate] table; unknown keys error naming `file` and the key.
+// [evaluate] table; unknown keys and bad task entries error naming `file` and the key.
 UtilityConfig parse_utility_config(const toml::table& evaluate, const std::filesystem::path& file);
 PredsimConfig parse_predsim_config(const toml::table& evaluate, const std::filesystem::path& file);
 

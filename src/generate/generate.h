@@ -2,6 +2,8 @@
 // `rawmed generate`: sample stays with the temporal model, decode their codes with the codec,
 // validate every stay (regenerating rejected ones) and write the synthetic Database folder.
 // Torch-free interface (the models are reached through codec.h / temporal.h).
+#include "common/run_flags.h"
+
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
@@ -11,14 +13,12 @@
 
 namespace rawmed::generate {
 
-struct GenerateArgs {
+// seed, device, threads (and quiet) come from the shared flags.
+struct GenerateArgs : RunFlags {
   std::filesystem::path work;
   std::filesystem::path config;  // empty: WORK/config.toml
   std::filesystem::path out;     // empty: WORK/synthetic
   int64_t n = 0;                 // valid stays wanted (0: as many as the real train split)
-  uint64_t seed = 0;
-  std::string device = "cpu";
-  int threads = 0;
   // Overrides of the [generate] section.
   std::optional<double> temperature, top_p;
   std::optional<int> top_k;

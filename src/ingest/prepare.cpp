@@ -675,6 +675,166 @@ void replace_outputs(const fs::path& staged, const fs::path& work, std::initiali
   }
 }
 
+namespace {
+
+// Streams every event table (with its dictionary) into `p`; returns the per-table row funnel.
+nlohmann::json read_tables(Prepared& p) {
+  nlohmann::json table_stats = nlohmann::json::object();
+  for (const auto& t : p.spec->tables) {
+    p.dictionaries.push_back(t.dictionary ? load_dictionary(*t.dictionary) : Dictionary{});
+    TableStats stats;
+    p.tables.push_back(stream_table(*p.spec, t, p.cohort, &stats));
+    table_stats[t.name] = {{"rows_read", stats.rows_read},
+                           {"rows_linked_to_cohort", stats.rows_linked},
+                           {"rows_in_window", stats.rows_in_window},
+                           {"rows_without_time", stats.rows_without_time},
+                           {"rows_skipped_malformed", stats.rows_skipped_malformed}};
+  }
+  return table_stats;
+}
+
+// An event's place in its stay: sorted by (time, table, source row).
+struct EventRef {
+  int32_t minute;
+  uint8_t table;
+  int64_t source_row;
+  uint32_t row;
+};
+
+std::vector<std::vector<EventRef>> events_per_stay(const Prepared& p) {
+  std::vector<std::vector<EventRef>> per_stay(p.cohort.stays.size());
+  for (size_t t = 0; t < p.tables.size(); ++t)
+    for (size_t r = 0; r < p.tables[t].size(); ++r)
+      per_stay[p.tables[t].stay[r]].push_back(
+          {p.tables[t].minute[r], static_cast<uint8_t>(t), p.tables[t].source_row[r], static_cast<uint32_t>(r)});
+  for (auto& events : per_stay)
+    std::sort(events.begin(), events.end(), [](const EventRef& a, const EventRef& b) {
+      return std::tie(a.minute, a.table, a.source_row) < std::tie(b.minute, b.table, b.source_row);
+    });
+  return per_stay;
+}
+
+// What encoding counted: truncations, the round trip per split, events per table and stay.
+struct EncodeCounts {
+  int64_t truncated = 0, exact[3] = {0, 0, 0}, checked[3] = {0, 0, 0};
+  std::vector<int64_t> events_per_table;
+  std::vector<int64_t> train_stay_events;  // events of each train stay
+  int64_t beyond(int max_events, const std::vector<std::vector<EventRef>>& per_stay) const {
+    int64_t out = 0;
+    for (const auto& events : per_stay) out += std::max<int64_t>(0, static_cast<int64_t>(events.size()) - max_events);
+    return out;
+  }
+};
+
+// Encodes every event into `d` (tokens, types, DPE, offsets, minutes, tables) and checks that
+// its tokens decode back to the source row, built independently.
+EncodeCounts encode_events(const Prepared& p, const std::vector<std::vector<EventRef>>& per_stay, Dataset& d) {
+  const DatasetSpec& spec = *p.spec;
+  EncodeCounts counts;
+  counts.events_per_table.assign(p.tables.size(), 0);
+  EventEncoder encoder(d.vocab, spec.max_tokens_per_event);
+  EncodedEvent encoded;
+  std::vector<std::string_view> values;
+  std::vector<std::string> scratch;
+  std::vector<bool> numeric;
+  d.stay_offsets.push_back(0);
+  d.event_offsets.push_back(0);
+  Progress progress("encode", static_cast<int64_t>(p.cohort.stays.size()), "stays");
+  for (size_t s = 0; s < per_stay.size(); ++s) {
+    Split split = p.splits[s];
+    if (split == kTrain) counts.train_stay_events.push_back(static_cast<int64_t>(per_stay[s].size()));
+    for (const EventRef& e : per_stay[s]) {
+      const TableRows& rows = p.tables[e.table];
+      const TableModel& model = p.models[e.table];
+      size_t n = model.columns.size();
+      values.resize(n);
+      scratch.resize(n);
+      numeric.resize(n);
+      for (size_t m = 0; m < n; ++m) numeric[m] = model_value(rows.field(e.row, model.columns[m]), model, m, spec.decimals, &scratch[m], &values[m]);
+      encoder.encode(model.table_token, model.column_tokens, values, numeric, &encoded);
+      d.tokens.insert(d.tokens.end(), encoded.tokens.begin(), encoded.tokens.end());
+      d.types.insert(d.types.end(), encoded.types.begin(), encoded.types.end());
+      d.dpe.insert(d.dpe.end(), encoded.dpe.begin(), encoded.dpe.end());
+      d.event_offsets.push_back(d.tokens.size());
+      d.event_minutes.push_back(e.minute);
+      d.event_tables.push_back(e.table);
+      ++counts.events_per_table[e.table];
+      // Round trip: decode the tokens and compare with the source row, independently built.
+      DecodedEvent decoded = d.vocab.decode_event(encoded.tokens.data(), encoded.types.data(), encoded.tokens.size());
+      DecodedEvent expected;
+      expected.ok = true;
+      expected.table = spec.tables[e.table].name;
+      for (size_t m = 0; m < n; ++m)
+        if (!values[m].empty()) expected.pairs.emplace_back(rows.header[model.columns[m]], std::string(values[m]));
+      if (encoded.truncated) {
+        ++counts.truncated;
+        expected.pairs.resize(encoded.pairs_kept);  // the kept prefix must still be exact
+      }
+      ++counts.checked[split];
+      if (decoded == expected) ++counts.exact[split];
+    }
+    d.stay_offsets.push_back(d.event_minutes.size());
+    progress.advance();
+  }
+  progress.finish();
+  return counts;
+}
+
+void add_stays(const Prepared& p, Dataset& d) {
+  for (size_t s = 0; s < p.cohort.stays.size(); ++s) {
+    const CohortStay& st = p.cohort.stays[s];
+    d.stays.push_back({st.stay_id, st.patient_id, st.admission_id, p.splits[s], std::isnan(st.age) ? 0.0 : st.age, st.gender});
+  }
+  for (const auto& t : p.spec->tables) d.table_names.push_back(t.name);
+}
+
+nlohmann::json dataset_manifest(const DatasetSpec& spec, const Dataset& d, int max_events) {
+  return {{"dataset", spec.name},
+          {"window_hours", spec.window_hours},
+          {"time_kind", spec.time_kind == TimeKind::kDatetime ? "datetime" : "minutes"},
+          {"max_tokens_per_event", spec.max_tokens_per_event},
+          {"max_events_per_stay", max_events},
+          {"min_patients_for_token", spec.min_patients_for_token},
+          {"decimals", spec.decimals},
+          {"split_seed", spec.split_seed},
+          {"vocab_size", d.vocab.size()},
+          {"num_token_types", kNumTokenTypes},
+          {"num_dpe", kNumDpe},
+          {"stays", d.stays.size()},
+          {"events", d.num_events()},
+          {"tokens", d.tokens.size()}};
+}
+
+// dataset/, real/ and config.toml, staged then swapped in together.
+void write_outputs(const Config& config, const Prepared& p, const Dataset& d, const ConstraintSchema& constraints,
+                   const fs::path& work) {
+  log_info("prepare: writing {}", (work / "dataset").string());
+  AtomicDir staged(work / ".prepare");
+  d.save(staged.path() / "dataset");
+  write_json_atomic(staged.path() / "dataset" / "constraints.json", constraints.to_json());
+  DbSchema schema = make_schema(p);
+  write_real_splits(p, schema, staged.path() / "real");
+  write_resolved_config(config, staged.path() / "config.toml");
+  replace_outputs(staged.path(), work, {"dataset", "real", "config.toml"});
+}
+
+nlohmann::json input_checksums(const DatasetSpec& spec) {
+  nlohmann::json input_files = nlohmann::json::object();
+  input_files[spec.cohort.stays_file.string()] = input_crc32(spec.cohort.stays_file);
+  if (!spec.cohort.patients_file.empty()) input_files[spec.cohort.patients_file.string()] = input_crc32(spec.cohort.patients_file);
+  for (const auto& t : spec.tables) {
+    input_files[t.file.string()] = input_crc32(t.file);
+    if (t.dictionary) input_files[t.dictionary->file.string()] = input_crc32(t.dictionary->file);
+  }
+  return input_files;
+}
+
+double rate(int64_t exact, int64_t checked) {
+  return checked ? static_cast<double>(exact) / static_cast<double>(checked) : 1.0;
+}
+
+}  // namespace
+
 nlohmann::json prepare(const Config& config, const fs::path& work) {
   auto start = Clock::now();
   const DatasetSpec& spec = config.dataset;
@@ -692,17 +852,7 @@ nlohmann::json prepare(const Config& config, const fs::path& work) {
         fail("{}: table {} links by admission, which needs dataset.first_stay_per_admission = true",
              config.path.string(), t.name);
 
-  nlohmann::json table_stats = nlohmann::json::object();
-  for (const auto& t : spec.tables) {
-    p.dictionaries.push_back(t.dictionary ? load_dictionary(*t.dictionary) : Dictionary{});
-    TableStats stats;
-    p.tables.push_back(stream_table(spec, t, p.cohort, &stats));
-    table_stats[t.name] = {{"rows_read", stats.rows_read},
-                           {"rows_linked_to_cohort", stats.rows_linked},
-                           {"rows_in_window", stats.rows_in_window},
-                           {"rows_without_time", stats.rows_without_time},
-                           {"rows_skipped_malformed", stats.rows_skipped_malformed}};
-  }
+  nlohmann::json table_stats = read_tables(p);
   nlohmann::json funnel = nlohmann::json::array();
   apply_min_events(p, funnel);
   if (p.cohort.stays.empty()) fail("{}: the cohort is empty after applying the rules", config.path.string());
@@ -711,126 +861,26 @@ nlohmann::json prepare(const Config& config, const fs::path& work) {
   Dataset d;
   build_models(p, d.vocab);
   build_value_vocab(p, d.vocab);
-
-  // Events per stay in (time, table, source row) order.
-  struct EventRef {
-    int32_t minute;
-    uint8_t table;
-    int64_t source_row;
-    uint32_t row;
-  };
-  std::vector<std::vector<EventRef>> per_stay(p.cohort.stays.size());
-  for (size_t t = 0; t < p.tables.size(); ++t)
-    for (size_t r = 0; r < p.tables[t].size(); ++r)
-      per_stay[p.tables[t].stay[r]].push_back(
-          {p.tables[t].minute[r], static_cast<uint8_t>(t), p.tables[t].source_row[r], static_cast<uint32_t>(r)});
-
-  EventEncoder encoder(d.vocab, spec.max_tokens_per_event);
-  EncodedEvent encoded;
-  std::vector<std::string_view> values;
-  std::vector<std::string> scratch;
-  std::vector<bool> numeric;
-  int64_t truncated = 0, exact[3] = {0, 0, 0}, checked[3] = {0, 0, 0};
-  std::vector<int64_t> events_per_table(p.tables.size(), 0);
-  std::vector<int64_t> train_counts;
-  d.stay_offsets.push_back(0);
-  d.event_offsets.push_back(0);
-  Progress progress("encode", static_cast<int64_t>(p.cohort.stays.size()), "stays");
-  for (size_t s = 0; s < per_stay.size(); ++s) {
-    auto& events = per_stay[s];
-    std::sort(events.begin(), events.end(), [](const EventRef& a, const EventRef& b) {
-      return std::tie(a.minute, a.table, a.source_row) < std::tie(b.minute, b.table, b.source_row);
-    });
-    Split split = p.splits[s];
-    if (split == kTrain) train_counts.push_back(static_cast<int64_t>(events.size()));
-    for (const EventRef& e : events) {
-      const TableRows& rows = p.tables[e.table];
-      const TableModel& model = p.models[e.table];
-      size_t n = model.columns.size();
-      values.resize(n);
-      scratch.resize(n);
-      numeric.resize(n);
-      for (size_t m = 0; m < n; ++m) numeric[m] = model_value(rows.field(e.row, model.columns[m]), model, m, spec.decimals, &scratch[m], &values[m]);
-      encoder.encode(model.table_token, model.column_tokens, values, numeric, &encoded);
-      d.tokens.insert(d.tokens.end(), encoded.tokens.begin(), encoded.tokens.end());
-      d.types.insert(d.types.end(), encoded.types.begin(), encoded.types.end());
-      d.dpe.insert(d.dpe.end(), encoded.dpe.begin(), encoded.dpe.end());
-      d.event_offsets.push_back(d.tokens.size());
-      d.event_minutes.push_back(e.minute);
-      d.event_tables.push_back(e.table);
-      ++events_per_table[e.table];
-      // Round trip: decode the tokens and compare with the source row, independently built.
-      DecodedEvent decoded = d.vocab.decode_event(encoded.tokens.data(), encoded.types.data(), encoded.tokens.size());
-      DecodedEvent expected;
-      expected.ok = true;
-      expected.table = spec.tables[e.table].name;
-      for (size_t m = 0; m < n; ++m)
-        if (!values[m].empty()) expected.pairs.emplace_back(rows.header[model.columns[m]], std::string(values[m]));
-      if (encoded.truncated) {
-        ++truncated;
-        expected.pairs.resize(encoded.pairs_kept);  // the kept prefix must still be exact
-      }
-      ++checked[split];
-      if (decoded == expected) ++exact[split];
-    }
-    d.stay_offsets.push_back(d.event_minutes.size());
-    progress.advance();
-  }
-  progress.finish();
-
-  for (size_t s = 0; s < p.cohort.stays.size(); ++s) {
-    const CohortStay& st = p.cohort.stays[s];
-    d.stays.push_back({st.stay_id, st.patient_id, st.admission_id, p.splits[s], std::isnan(st.age) ? 0.0 : st.age, st.gender});
-  }
-  for (const auto& t : spec.tables) d.table_names.push_back(t.name);
-  int max_events = spec.max_events_per_stay > 0 ? spec.max_events_per_stay : percentile95(train_counts);
-  int64_t beyond_cap = 0;
-  for (size_t s = 0; s < per_stay.size(); ++s)
-    beyond_cap += std::max<int64_t>(0, static_cast<int64_t>(per_stay[s].size()) - max_events);
+  const std::vector<std::vector<EventRef>> per_stay = events_per_stay(p);
+  const EncodeCounts counts = encode_events(p, per_stay, d);
+  add_stays(p, d);
+  int max_events = spec.max_events_per_stay > 0 ? spec.max_events_per_stay : percentile95(counts.train_stay_events);
   d.columns = column_metadata(p);
   ConstraintSchema constraints = ConstraintSchema::learn(rule_tables(p), constraint_options);
-  d.manifest = {{"dataset", spec.name},
-                {"window_hours", spec.window_hours},
-                {"time_kind", spec.time_kind == TimeKind::kDatetime ? "datetime" : "minutes"},
-                {"max_tokens_per_event", spec.max_tokens_per_event},
-                {"max_events_per_stay", max_events},
-                {"min_patients_for_token", spec.min_patients_for_token},
-                {"decimals", spec.decimals},
-                {"split_seed", spec.split_seed},
-                {"vocab_size", d.vocab.size()},
-                {"num_token_types", kNumTokenTypes},
-                {"num_dpe", kNumDpe},
-                {"stays", d.stays.size()},
-                {"events", d.num_events()},
-                {"tokens", d.tokens.size()}};
-  log_info("prepare: writing {}", (work / "dataset").string());
-  {
-    AtomicDir staged(work / ".prepare");  // all outputs first, then swapped in together
-    d.save(staged.path() / "dataset");
-    write_json_atomic(staged.path() / "dataset" / "constraints.json", constraints.to_json());
-    DbSchema schema = make_schema(p);
-    write_real_splits(p, schema, staged.path() / "real");
-    write_resolved_config(config, staged.path() / "config.toml");
-    replace_outputs(staged.path(), work, {"dataset", "real", "config.toml"});
-  }
+  d.manifest = dataset_manifest(spec, d, max_events);
+  write_outputs(config, p, d, constraints, work);
 
   std::set<std::string> patients;
   for (const auto& st : p.cohort.stays) patients.insert(st.patient_id);
   nlohmann::json splits = nlohmann::json::object(), rates = nlohmann::json::object();
   for (int s = 0; s < 3; ++s) {
     splits[split_name(static_cast<Split>(s))] = std::count(p.splits.begin(), p.splits.end(), static_cast<Split>(s));
-    rates[split_name(static_cast<Split>(s))] = checked[s] ? static_cast<double>(exact[s]) / static_cast<double>(checked[s]) : 1.0;
+    rates[split_name(static_cast<Split>(s))] = rate(counts.exact[s], counts.checked[s]);
   }
   nlohmann::json per_table = nlohmann::json::object();
-  for (size_t t = 0; t < p.tables.size(); ++t) per_table[spec.tables[t].name] = events_per_table[t];
-  nlohmann::json input_files = nlohmann::json::object();
-  input_files[spec.cohort.stays_file.string()] = input_crc32(spec.cohort.stays_file);
-  if (!spec.cohort.patients_file.empty()) input_files[spec.cohort.patients_file.string()] = input_crc32(spec.cohort.patients_file);
-  for (const auto& t : spec.tables) {
-    input_files[t.file.string()] = input_crc32(t.file);
-    if (t.dictionary) input_files[t.dictionary->file.string()] = input_crc32(t.dictionary->file);
-  }
-  int64_t all_checked = checked[0] + checked[1] + checked[2], all_exact = exact[0] + exact[1] + exact[2];
+  for (size_t t = 0; t < p.tables.size(); ++t) per_table[spec.tables[t].name] = counts.events_per_table[t];
+  int64_t all_checked = counts.checked[0] + counts.checked[1] + counts.checked[2];
+  int64_t all_exact = counts.exact[0] + counts.exact[1] + counts.exact[2];
   double seconds = seconds_since(start);
   nlohmann::json summary = {
       {"dataset", spec.name},
@@ -841,9 +891,9 @@ nlohmann::json prepare(const Config& config, const fs::path& work) {
       {"tokens", d.tokens.size()},
       {"vocab_size", d.vocab.size()},
       {"max_events_per_stay", max_events},
-      {"events_beyond_max_events_per_stay", beyond_cap},
-      {"truncated_events", truncated},
-      {"roundtrip_exact_rate", all_checked ? static_cast<double>(all_exact) / static_cast<double>(all_checked) : 1.0},
+      {"events_beyond_max_events_per_stay", counts.beyond(max_events, per_stay)},
+      {"truncated_events", counts.truncated},
+      {"roundtrip_exact_rate", rate(all_exact, all_checked)},
       {"roundtrip_exact_rate_by_split", rates},
       {"splits", splits},
       {"cohort_funnel", funnel},
@@ -853,7 +903,7 @@ nlohmann::json prepare(const Config& config, const fs::path& work) {
       {"peak_rss_mb", peak_rss_mb()},
       {"config", fs::absolute(config.path).string()},
       {"split_seed", spec.split_seed},
-      {"input_files_crc32", input_files},
+      {"input_files_crc32", input_checksums(spec)},
       {"rawmed_version", RAWMED_VERSION}};
   write_json_atomic(work / "prepare.json", summary);
   log_info("prepare: {} stays of {} patients, {} events, vocab {}, round-trip exact {:.6f}, {:.1f} s",

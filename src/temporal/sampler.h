@@ -2,6 +2,7 @@
 // The trained temporal model on disk (WORK/temporal/model.pt) and the batched sampler.
 #include "temporal/code_grammar.h"
 #include "temporal/layout.h"
+#include "temporal/temporal.h"
 #include "temporal/transformer.h"
 
 #include <filesystem>
@@ -20,18 +21,9 @@ struct TemporalModel {
 void save_model(const std::filesystem::path& path, const TemporalModel& model);
 TemporalModel load_model(const std::filesystem::path& path, torch::Device device);
 
-struct SamplerSettings {
-  double temperature = 1.0;
-  double time_temperature = 0;  // for the time digits and END (0: `temperature`)
-  bool lift_times = true;       // a time drawn below the previous event's becomes it (lift_time_digit);
-                                // false: such times are masked (notes/issue-4.md, session 3)
-  int top_k = 0;          // 0: off
-  double top_p = 1.0;     // 1: off
-  uint64_t seed = 0;
-  int batch_size = 64;
+struct SamplerSettings : DrawSettings {
   int gender = -1;        // conditioning token index, -1: sampled
   std::vector<char> age_mask;  // allowed age groups, empty: all
-  int min_events = 1;     // END only after this many events (capped at E)
   bool use_cache = true;  // false: rerun the whole prefix for every token (for tests and benchmarks)
   const CodeGrammar* code_grammar = nullptr;  // restricts the codes of each event (null: any code)
 };

@@ -1,4 +1,5 @@
 // `rawmed sample`: load WORK/temporal/model.pt, draw exactly N stays, write WORK/samples/.
+#include "common/config_fields.h"
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/log.h"
@@ -102,14 +103,7 @@ SampledStays sample_stays(const std::filesystem::path& work, const SampleOptions
     fail("{}: the temporal model's codes (K={} P={} D={}) are not those of codec/codes.bin: retrain the temporal stage",
          (work / "temporal" / "model.pt").string(), layout.codebook, layout.positions, layout.depth);
   SamplerSettings settings;
-  settings.temperature = options.temperature;
-  settings.time_temperature = options.time_temperature;
-  settings.lift_times = options.lift_times;
-  settings.top_k = options.top_k;
-  settings.top_p = options.top_p;
-  settings.seed = options.seed;
-  settings.batch_size = options.batch_size;
-  settings.min_events = options.min_events;
+  static_cast<DrawSettings&>(settings) = options;
   settings.code_grammar = options.code_grammar.get();
   if (!options.gender.empty() || !options.age_group.empty()) {
     if (!layout.conditioned)
@@ -179,11 +173,7 @@ void save_samples(const std::filesystem::path& dir, const SampledStays& s, const
       {"codebook_size", s.codebook_size},
       {"time_resolution_minutes", s.time_resolution_minutes},
       {"max_events_per_stay", s.max_events},
-      {"options",
-       {{"n", options.n}, {"temperature", options.temperature}, {"time_temperature", options.time_temperature},
-        {"lift_times", options.lift_times}, {"top_k", options.top_k}, {"top_p", options.top_p},
-        {"seed", options.seed}, {"batch_size", options.batch_size}, {"min_events", options.min_events}, {"device", options.device},
-        {"gender", options.gender}, {"age_group", options.age_group}}},
+      {"options", fields_to_json(options)},
       {"runtime", torch_runtime_info()}};
   if (!s.genders.empty()) {
     j["genders"] = s.genders;

@@ -19,21 +19,42 @@ struct CodeGrammarSettings;
 // writes WORK/temporal/{model.pt,train.json}.
 void run_training(const TrainArgs& args);
 
-struct SampleOptions {
-  int64_t n = 100;            // exactly this many stays
+// How each token is drawn: the options `rawmed sample` and `generate` pass on to the sampler
+// (SamplerSettings in sampler.h adds conditioning and the cache switch).
+struct DrawSettings {
   double temperature = 1.0;
   double time_temperature = 0;  // time digits and END (0: `temperature`)
-  bool lift_times = true;       // a time drawn below the previous event's becomes it (false: masked)
-  int top_k = 0;  // 0: off
-  double top_p = 1.0;         // 1: off
+  bool lift_times = true;       // a time drawn below the previous event's becomes it (the sampler's
+                                // lift_time_digit); false: such times are masked (notes/issue-4.md, session 3)
+  int top_k = 0;                // 0: off (the full distribution; a cut tail moves gaps and codes toward the mode)
+  double top_p = 1.0;           // 1: off
   uint64_t seed = 0;
   int batch_size = 64;
-  int min_events = 1;         // END only after this many events (e.g. the cohort's minimum)
+  int min_events = 1;           // END only after this many events (e.g. the cohort's minimum; capped at E)
+
+  template <class Self, class F>
+  static void visit(Self& c, F&& f) {
+    f("temperature", c.temperature), f("time_temperature", c.time_temperature), f("lift_times", c.lift_times);
+    f("top_k", c.top_k), f("top_p", c.top_p), f("seed", c.seed), f("batch_size", c.batch_size);
+    f("min_events", c.min_events);
+  }
+};
+
+struct SampleOptions : DrawSettings {
+  int64_t n = 100;            // exactly this many stays
   std::string device = "cpu";
   int threads = 0;
   std::string gender;         // optional conditioning (empty: unconditional)
   std::string age_group;      // optional conditioning, e.g. "65+"
   std::shared_ptr<const CodeGrammar> code_grammar;  // null: any code tuple (load_code_grammar)
+
+  // What sample.json records under "options" (not the thread count).
+  template <class Self, class F>
+  static void visit(Self& c, F&& f) {
+    f("n", c.n);
+    DrawSettings::visit(c, f);
+    f("device", c.device), f("gender", c.gender), f("age_group", c.age_group);
+  }
 };
 
 // The code grammar of WORK (codec/codes.bin, train split of WORK/dataset); null when settings.depth is 0.

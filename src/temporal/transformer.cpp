@@ -1,30 +1,17 @@
 #include "temporal/transformer.h"
 
+#include "common/config_fields.h"
 #include "common/error.h"
 
 #include <cmath>
 
 namespace rawmed::temporal {
 
-nlohmann::json ModelConfig::to_json() const {
-  return {{"vocab_size", vocab_size}, {"max_length", max_length}, {"layers", layers}, {"d_model", d_model},
-          {"heads", heads},           {"ff", ff},                 {"dropout", dropout}, {"sinusoidal", sinusoidal},
-          {"time_first", time_first}, {"time_count", time_count}, {"running_clock", running_clock}};
-}
+nlohmann::json ModelConfig::to_json() const { return fields_to_json(*this); }
 
 ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
   ModelConfig c;
-  c.vocab_size = j.at("vocab_size");
-  c.max_length = j.at("max_length");
-  c.layers = j.at("layers");
-  c.d_model = j.at("d_model");
-  c.heads = j.at("heads");
-  c.ff = j.at("ff");
-  c.dropout = j.at("dropout");
-  c.sinusoidal = j.at("sinusoidal");
-  c.time_first = j.value("time_first", 0);  // absent in models trained before the time sinusoid
-  c.time_count = j.value("time_count", 0);
-  c.running_clock = j.value("running_clock", false);  // absent in models trained before the clock
+  stored_fields_from_json(c, j, {"time_first", "time_count", "running_clock"});  // absent in older models: 0 / false
   return c;
 }
 

@@ -24,6 +24,14 @@ struct ModelConfig {
   // gaps still knows the clock, e.g. that the window is nearly over.
   bool running_clock = false;
 
+  // The keys of the "model" JSON stored in model.pt and checkpoints.
+  template <class Self, class F>
+  static void visit(Self& c, F&& f) {
+    f("vocab_size", c.vocab_size), f("max_length", c.max_length);
+    f("layers", c.layers), f("d_model", c.d_model), f("heads", c.heads), f("ff", c.ff), f("dropout", c.dropout);
+    f("sinusoidal", c.sinusoidal), f("time_first", c.time_first), f("time_count", c.time_count);
+    f("running_clock", c.running_clock);
+  }
   nlohmann::json to_json() const;
   static ModelConfig from_json(const nlohmann::json& j);
 };

@@ -84,6 +84,35 @@ int check_grammar(const Layout& l, const std::vector<int32_t>& seq, std::vector<
   return events;
 }
 
+// The "model" JSON that model.pt files hold, as a model of 12 epochs on the MIMIC-IV demo stored
+// it: read and written back unchanged. Files from before the time sinusoid lack time_first /
+// time_count (0: none); any other missing key is an error naming it.
+TEST(TemporalModelConfig, StoredJsonReadsBackUnchangedAndOlderFilesStillLoad) {
+  const std::string stored = R"({"d_model":128,"dropout":0.1,"ff":512,"heads":4,"layers":3,"max_length":2414,)"
+                             R"("sinusoidal":false,"time_count":721,"time_first":1027,"vocab_size":1748})";
+  ModelConfig config = ModelConfig::from_json(nlohmann::json::parse(stored));
+  EXPECT_EQ(config.vocab_size, 1748);
+  EXPECT_EQ(config.time_first, 1027);
+  EXPECT_EQ(config.to_json().dump(), stored);
+
+  nlohmann::json older = nlohmann::json::parse(stored);
+  older.erase("time_first");
+  older.erase("time_count");
+  ModelConfig before_sinusoid = ModelConfig::from_json(older);
+  EXPECT_EQ(before_sinusoid.time_first, 0);
+  EXPECT_EQ(before_sinusoid.time_count, 0);
+  EXPECT_EQ(before_sinusoid.heads, 4);
+
+  nlohmann::json broken = nlohmann::json::parse(stored);
+  broken.erase("heads");
+  try {
+    ModelConfig::from_json(broken);
+    FAIL() << "no error";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("heads"), std::string::npos) << e.what();
+  }
+}
+
 TEST(TemporalLayout, EncodeStayCutsAtTheCapAndAlwaysEndsWithEnd) {
   Layout l = small_layout();
   EXPECT_EQ(l.time_digits, 2);  // 12 h / 10 min = 72
@@ -430,6 +459,10 @@ TEST(TemporalTraining, TrainsResumesBitForBitAndSamples) {
   EXPECT_EQ(loaded.stay_offsets, samples.stay_offsets);
   EXPECT_EQ(loaded.event_minutes, samples.event_minutes);
   EXPECT_EQ(loaded.codes, samples.codes);
+  const nlohmann::json recorded = read_json(work / "samples" / "sample.json").at("options");
+  EXPECT_EQ(recorded.at("n"), 7);
+  EXPECT_EQ(recorded.at("batch_size"), 3);
+  EXPECT_EQ(recorded.size(), 12u);  // every option but the thread count
 
   // The unconditional model refuses conditioning instead of ignoring it.
   options.gender = "F";
