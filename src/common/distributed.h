@@ -38,6 +38,10 @@ class DataParallel {
                           batch.begin() + static_cast<std::ptrdiff_t>((r + 1) * n / w));
   }
 
+  // The device this rank trains on: `device` itself, except that "cuda" without an index becomes
+  // cuda:(LOCAL_RANK mod GPUs) under data parallelism, so ranks on one machine share its GPUs.
+  torch::Device device_for_rank(const torch::Device& device) const;
+
   // Sums `values` over the ranks, in place (float64, so integer counts up to 2^53 stay exact).
   void sum(std::vector<double>& values) const;
   // The largest of the ranks' values (every rank gets it): ranks agree on stopping.

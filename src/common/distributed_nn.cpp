@@ -101,6 +101,15 @@ void DataParallel::sum(std::vector<double>& values) const {
 #endif
 }
 
+torch::Device DataParallel::device_for_rank(const torch::Device& device) const {
+  if (!active() || !device.is_cuda() || device.has_index()) return device;
+  const char* local = std::getenv("LOCAL_RANK");
+  const int local_rank = local && *local ? std::atoi(local) : rank_;
+  const int gpus = static_cast<int>(torch::cuda::device_count());
+  if (gpus <= 0) return device;
+  return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(local_rank % gpus));
+}
+
 int DataParallel::max(int local) const {
   if (!active()) return local;
   std::vector<double> values(static_cast<size_t>(world_), 0.0);

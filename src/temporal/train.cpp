@@ -250,7 +250,7 @@ void run_training(const TrainArgs& args) {
   const bool writer = dp.is_main();
   if (!writer) set_quiet(true);
   const int threads = setup_torch_threads(args.threads);
-  const torch::Device device = parse_device(args.device);
+  const torch::Device device = dp.device_for_rank(parse_device(args.device));
   CorpusInputs inputs = load_corpus_inputs(args.work, args.config, args.preset);
   TemporalConfig& tc = inputs.config;
   // --max-epochs stops this run early; the learning-rate schedule keeps following the config's
