@@ -106,6 +106,15 @@ bool is_secondary_rank() {
   return rank && std::string(rank) != "0" && std::string(rank) != "";
 }
 
+int world_size_from_environment() {
+  const char* text = std::getenv("WORLD_SIZE");
+  if (!text || !*text) return 1;
+  char* end = nullptr;
+  const long value = std::strtol(text, &end, 10);
+  if (*end != '\0' || value < 1) fail("WORLD_SIZE='{}' is not a positive integer", text);
+  return static_cast<int>(value);
+}
+
 int spawn_ranks(int nproc) {
   if (std::getenv("WORLD_SIZE")) fail("train --nproc: WORLD_SIZE is already set (a launcher started this process); drop --nproc");
   std::vector<std::string> args = without_nproc(own_command_line());

@@ -13,4 +13,7 @@ int spawn_ranks(int nproc);
 // True when this process is a rank > 0 of a distributed run (RANK set and not 0).
 bool is_secondary_rank();
 
+// WORLD_SIZE from the environment (1 when unset or empty), without joining any group.
+int world_size_from_environment();
+
 }  // namespace rawmed

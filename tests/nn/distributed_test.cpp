@@ -2,6 +2,7 @@
 // of the tiny temporal model with `train --nproc 2` reaches the weights of one process with the
 // same global batches, and a run resumed with another world size continues it.
 #include "common/fs.h"
+#include "run_command.h"
 #include "temporal/sampler.h"
 
 #include <gtest/gtest.h>
@@ -17,12 +18,7 @@ namespace {
 namespace fs = std::filesystem;
 
 std::string rawmed(const std::string& arguments, int* status) {
-  std::string output;
-  FILE* pipe = ::popen((std::string(RAWMED_BINARY) + " " + arguments + " 2>&1").c_str(), "r");
-  char buffer[4096];
-  while (size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
-  *status = ::pclose(pipe);
-  return output;
+  return run_command(std::string(RAWMED_BINARY) + " " + arguments, status);
 }
 
 // All parameters of a temporal model as one vector.

@@ -6,6 +6,7 @@
 #include "common/fs.h"
 #include "generate/shard.h"
 #include "ingest/schema.h"
+#include "run_command.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -63,15 +64,6 @@ TEST(ShardPlan, SeedsDependOnBlockRoundAndSlot) {
   EXPECT_EQ(seeds.size(), 500u);
   EXPECT_NE(block_round_seed(7, 0, 0), block_round_seed(8, 0, 0));
   EXPECT_EQ(slot_seed(7, 3), slot_seed(7, 3));
-}
-
-std::string run_command(const std::string& command, int* status) {
-  std::string output;
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  char buffer[4096];
-  while (size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
-  *status = ::pclose(pipe);
-  return output;
 }
 
 std::string rawmed(const std::string& arguments, int* status) {
