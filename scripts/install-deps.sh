@@ -2,7 +2,7 @@
 # Installs the Debian 12 packages rawmed needs (apt-get; sudo when not root). Safe to rerun.
 set -euo pipefail
 packages=(g++ cmake make ccache pkg-config zlib1g-dev libfmt-dev nlohmann-json3-dev libtomlplusplus-dev
-          libcli11-dev libgtest-dev libbenchmark-dev libxgboost-dev libtorch-dev
+          libcli11-dev libgtest-dev libbenchmark-dev libxgboost-dev libtorch-dev libgloo-dev
           libpq-dev libsqlite3-dev postgresql  # database input/output; the tests start their own server
           libopenblas0-openmp libopenblas0-pthread gnuplot-nox
           clang libclang-rt-14-dev)  # clang + libFuzzer: the fuzz smoke run of `make test` (fuzz/)

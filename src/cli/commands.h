@@ -19,5 +19,6 @@ void add_baseline_command(CLI::App& app);
 void add_run_command(CLI::App& app);
 void add_publish_command(CLI::App& app);
 void add_verify_command(CLI::App& app);
+void add_merge_command(CLI::App& app);
 
 }  // namespace rawmed::cli

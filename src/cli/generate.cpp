@@ -28,6 +28,9 @@ void add_generate_command(CLI::App& app) {
                   "80+; a model trained with [temporal] condition = true)");
   cmd->add_option("--like", args->like,
                   "one stay per row of this cohort file (e.g. WORK/real/test/cohort.csv.gz), with its gender and age group");
+  cmd->add_option("--shard", args->shard,
+                  "write part I of N (0 <= I < N) into the folder --out, without the release gate; join the parts "
+                  "with `rawmed merge` (the result is the same for any N)");
   cmd->add_flag("--no-gate", args->no_gate,
                 "write OUT without the release gate ([release]); recorded in OUT/MANIFEST.json");
   cmd->callback([=] {

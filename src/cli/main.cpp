@@ -36,6 +36,7 @@ int main(int argc, char** argv) {
   rawmed::cli::add_run_command(app);
   rawmed::cli::add_publish_command(app);
   rawmed::cli::add_verify_command(app);
+  rawmed::cli::add_merge_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

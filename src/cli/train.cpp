@@ -4,12 +4,14 @@
 #include "codec/codec.h"
 #include "common/error.h"
 #include "common/fs.h"
+#include "common/launch.h"
 #include "common/log.h"
 #include "temporal/temporal.h"
 
 #include <CLI/CLI.hpp>
 
 #include <memory>
+#include <optional>
 
 namespace rawmed::cli {
 
@@ -28,9 +30,21 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--max-epochs", args->max_epochs, "override the preset's epoch limit");
   cmd->add_option("--max-minutes", args->max_minutes, "stop after this wall time (0: none)")
       ->check(CLI::Range(0.0, 1e6));
-  cmd->callback([args, stage] {
+  auto nproc = std::make_shared<int>(1);
+  cmd->add_option("--nproc", *nproc,
+                  "data-parallel ranks on this machine (Gloo); a launcher such as torchrun sets RANK, WORLD_SIZE, "
+                  "MASTER_ADDR and MASTER_PORT instead")
+      ->check(CLI::Range(1, 1024));
+  cmd->callback([args, stage, nproc] {
     set_quiet(args->quiet);
-    WorkLock lock(args->work, "train --stage " + *stage);
+    if (*nproc > 1) {
+      // The ranks lock WORK themselves (rank 0 only: the other ranks write nothing).
+      if (int status = spawn_ranks(*nproc); status != 0)
+        fail("train: a rank failed (exit status {}); the others were stopped", status);
+      return;
+    }
+    std::optional<WorkLock> lock;
+    if (!is_secondary_rank()) lock.emplace(args->work, "train --stage " + *stage);
     if (*stage == "codec") codec::run_training(*args);
     else temporal::run_training(*args);
   });

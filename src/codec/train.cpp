@@ -4,6 +4,7 @@
 #include "codec/codec.h"
 #include "codec/trainer.h"
 #include "common/clock.h"
+#include "common/launch.h"
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/interrupt.h"
@@ -751,6 +752,11 @@ TrainResult train_codec(const Dataset& d, const CodecConfig& cfg, const TrainOpt
 }
 
 void run_training(const TrainArgs& args) {
+  // The EMA codebooks, their k-means start and dead-code restarts read the batch's latents inside
+  // the quantizer; summing gradients alone would let the ranks' codebooks drift apart.
+  if (world_size_from_environment() > 1)
+    fail("train --stage codec: data-parallel training is not available for the codec yet (its EMA codebooks need "
+         "their statistics summed over the ranks too); train the codec with one process (no --nproc, no WORLD_SIZE)");
   fs::path config_path = args.config.empty() ? args.work / "config.toml" : args.config;
   Config config = load_config(config_path);
   CodecConfig cfg = codec_preset(args.preset);

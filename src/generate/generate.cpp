@@ -10,6 +10,7 @@
 #include "generate/generate_config.h"
 #include "generate/manifest.h"
 #include "generate/release.h"
+#include "generate/shard.h"
 #include "generate/validate.h"
 #include "generate/writer.h"
 #include "evaluate/evaluate.h"
@@ -152,20 +153,27 @@ std::vector<StayCondition> stay_conditions(const GenerateArgs& args, int64_t tra
   return out;
 }
 
-// Requested against written demographics of the stays generated for one condition (the written
-// gender is empty when fewer than k train patients hold it).
-nlohmann::json requested_against_written(const StayCondition& condition, const std::vector<SyntheticStay>& stays,
-                                         size_t first) {
-  int64_t gender_match = 0, age_match = 0;
-  for (size_t i = first; i < stays.size(); ++i) {
-    gender_match += condition.gender.empty() || stays[i].gender == condition.gender;
-    double age = 0;
-    age_match += condition.age_group.empty() ||
-                 (parse_plain_number(stays[i].age, &age) &&
-                  temporal::kAgeGroups.at(static_cast<size_t>(temporal::age_group_of(age))) == condition.age_group);
+// Requested against written demographics per condition, over the stays of this run or part
+// (the written gender is empty when fewer than k train patients hold it).
+nlohmann::json condition_report(const std::vector<StayCondition>& conditions, const std::vector<SyntheticStay>& stays,
+                                const std::vector<size_t>& condition_of) {
+  nlohmann::json out = nlohmann::json::array();
+  for (size_t c = 0; c < conditions.size(); ++c) {
+    const StayCondition& condition = conditions[c];
+    int64_t written = 0, gender_match = 0, age_match = 0;
+    for (size_t i = 0; i < stays.size(); ++i) {
+      if (condition_of[i] != c) continue;
+      ++written;
+      gender_match += condition.gender.empty() || stays[i].gender == condition.gender;
+      double age = 0;
+      age_match += condition.age_group.empty() ||
+                   (parse_plain_number(stays[i].age, &age) &&
+                    temporal::kAgeGroups.at(static_cast<size_t>(temporal::age_group_of(age))) == condition.age_group);
+    }
+    out.push_back({{"gender", condition.gender}, {"age_group", condition.age_group}, {"requested", condition.count},
+                   {"written", written}, {"gender_matches", gender_match}, {"age_group_matches", age_match}});
   }
-  return {{"gender", condition.gender}, {"age_group", condition.age_group}, {"requested", condition.count},
-          {"written", stays.size() - first}, {"gender_matches", gender_match}, {"age_group_matches", age_match}};
+  return out;
 }
 
 // Gender and age group are the first tokens of a stay sampled by a conditioned model; the rest
@@ -188,6 +196,125 @@ nlohmann::json count_json(const std::map<std::string, int64_t>& counts) {
   return j;
 }
 
+// Counts of the sampling and validation of one run or part (summed by `rawmed merge`).
+struct Tally {
+  int64_t sampled = 0, written = 0, unchecked = 0, repaired = 0, suppressed = 0, suppressed_events = 0, rounds = 0;
+  double sample_seconds = 0, decode_seconds = 0;
+  std::map<std::string, int64_t> failures, failure_examples_seen, dropped_events;
+  std::map<std::string, int64_t> rule_violations, rule_repairs, rule_rejections;
+  nlohmann::json failure_examples = nlohmann::json::object();
+
+  void count_verdict(const StayVerdict& verdict) {
+    for (const auto& [reason, count] : verdict.dropped_invalid_events) dropped_events[reason] += count;
+    for (const auto& [kind, count] : verdict.rule_violations) rule_violations[kind] += count;
+    for (const auto& [kind, count] : verdict.rule_repairs) rule_repairs[kind] += count;
+    if (!verdict.ok && verdict.reason == Failure::kRuleViolation) ++rule_rejections[verdict.rule_kind];
+    if (!verdict.ok) {
+      std::string reason = failure_name(verdict.reason);
+      ++failures[reason];
+      if (failure_examples_seen[reason]++ < 3) failure_examples[reason].push_back(verdict.detail);
+      return;
+    }
+    repaired += verdict.repaired_values;
+    suppressed += verdict.suppressed_values;
+    suppressed_events += verdict.suppressed_events;
+  }
+
+  nlohmann::json to_json() const {
+    const int64_t rejected = sampled - written;
+    return {{"stays_sampled", sampled},
+            {"stays_rejected", rejected},
+            {"rejection_rate", sampled > 0 ? static_cast<double>(rejected) / static_cast<double>(sampled) : 0.0},
+            {"stays_sampled_unchecked", unchecked},
+            {"failures_by_reason", count_json(failures)},
+            {"failure_examples", failure_examples},
+            {"repaired_categorical_values", repaired},
+            {"suppressed_rare_values", suppressed},
+            {"suppressed_rare_item_events", suppressed_events},
+            {"dropped_invalid_events_by_reason", count_json(dropped_events)},
+            {"constraints",
+             {{"violations_by_kind", count_json(rule_violations)},
+              {"repairs_by_kind", count_json(rule_repairs)},
+              {"rejected_stays_by_kind", count_json(rule_rejections)}}},
+            {"rounds", rounds},
+            {"sample_seconds", sample_seconds},
+            {"decode_seconds", decode_seconds}};
+  }
+};
+
+// Samples, decodes and validates the stays of one block (generate/shard.h) until all its slots
+// hold a valid stay. Every random choice comes from the run seed and the block or slot, never
+// from what other blocks did, so a block comes out the same in any shard.
+struct BlockSampler {
+  const GenerateArgs& args;
+  const Settings& settings;
+  const Dataset& dataset;
+  const ValidationRules& rules;
+  const EventGrammar& grammar;
+  const CohortModel& cohort_model;
+  const IdMinter &stay_ids, &patient_ids, &admission_ids;
+
+  void fill_block(const StayBlock& block, const StayCondition& condition, std::vector<SyntheticStay>* accepted,
+                  Tally* tally, Progress& progress) const {
+    const int64_t max_sampled =
+        static_cast<int64_t>(std::ceil(settings.config.max_sample_factor * static_cast<double>(block.size)));
+    int64_t written = 0, sampled = 0;
+    for (int64_t round = 0; written < block.size; ++round) {
+      if (sampled >= max_sampled)
+        fail("generate: only {} of the {} stays of block {} (stays {} to {}) passed validation after sampling {} "
+             "(the bound is {} x the block's stays, [generate] max_sample_factor); rejections by reason so far: {}. "
+             "Train longer or raise the bound.",
+             written, block.size, block.index, block.first_slot + 1, block.first_slot + block.size, sampled,
+             settings.config.max_sample_factor, count_json(tally->failures).dump());
+      const int64_t need = block.size - written;
+      const double accept_rate = sampled > 0 ? std::max(0.05, static_cast<double>(written) / sampled) : 0.9;
+      temporal::SampleOptions options = settings.sample;
+      options.n = std::min(max_sampled - sampled, static_cast<int64_t>(std::ceil(need / accept_rate * 1.1)) + 1);
+      options.gender = condition.gender;
+      options.age_group = condition.age_group;
+      options.seed = block_round_seed(args.seed, block.index, round);
+      ++tally->rounds;
+      auto t0 = Clock::now();
+      temporal::SampledStays samples = temporal::sample_stays(args.work, options);
+      tally->sample_seconds += seconds_since(t0);
+      const size_t n_events = samples.event_minutes.size();
+      auto t1 = Clock::now();
+      codec::DecodedTokens decoded =
+          codec::decode_codes(args.work, samples.codes, n_events, grammar, args.device, args.threads);
+      tally->decode_seconds += seconds_since(t1);
+      const size_t L = static_cast<size_t>(decoded.tokens_per_event);
+      if (n_events > 0 && decoded.tokens.size() != n_events * L)
+        fail("generate: the codec decoded {} tokens for {} events of {} tokens", decoded.tokens.size(), n_events, L);
+
+      const size_t n_stays = samples.num_stays();
+      for (size_t s = 0; s < n_stays; ++s) {
+        if (written >= block.size) {
+          tally->unchecked += static_cast<int64_t>(n_stays - s);
+          break;
+        }
+        ++sampled;
+        ++tally->sampled;
+        SyntheticStay stay;
+        for (uint64_t e = samples.stay_offsets[s]; e < samples.stay_offsets[s + 1]; ++e)
+          stay.events.push_back({samples.event_minutes[e],
+                                 dataset.vocab.decode_event(&decoded.tokens[e * L], &decoded.types[e * L], L)});
+        StayVerdict verdict = rules.check_stay(stay.events);
+        tally->count_verdict(verdict);
+        if (!verdict.ok) continue;
+        const int64_t slot = block.first_slot + written++;
+        stay.stay_id = stay_ids.id(static_cast<uint64_t>(slot));
+        stay.patient_id = patient_ids.id(static_cast<uint64_t>(slot));
+        stay.admission_id = admission_ids.id(static_cast<uint64_t>(slot));
+        std::mt19937_64 rng(slot_seed(args.seed, slot));
+        fill_cohort_row(cohort_model, samples, s, &stay, rng);
+        accepted->push_back(std::move(stay));
+        ++tally->written;
+        progress.advance();
+      }
+    }
+  }
+};
+
 nlohmann::json generate_settings_json(const Settings& settings, const GenerateArgs& args, int64_t n) {
   nlohmann::json out = fields_to_json(settings.config);
   out["n"] = n;
@@ -202,12 +329,47 @@ fs::path rejected_path(const fs::path& out) {
   return p;
 }
 
-// The release gate, then MANIFEST.json, then the rename: to OUT when the gate passes (or is off),
-// to OUT.rejected with REJECTED.json otherwise (an error: the exit code is non-zero).
-// `put_in_place` puts a database that passed the gate in place (renames the folder, or loads it into a database).
-void release_or_reject(AtomicDir& out, const fs::path& out_path, const GenerateArgs& args, const Config& config,
-                       const fs::path& config_path, const Settings& settings, int64_t n, nlohmann::json& summary,
-                       const std::function<void(AtomicDir&)>& put_in_place) {
+}  // namespace
+
+std::vector<fs::path> raw_input_files(const Config& config) {
+  const DatasetSpec& spec = config.dataset;
+  std::vector<fs::path> files = {spec.cohort.stays_file, spec.cohort.patients_file};
+  for (const auto& t : spec.tables) {
+    files.push_back(t.file);
+    if (t.dictionary) files.push_back(t.dictionary->file);
+  }
+  return files;
+}
+
+namespace {
+
+ManifestInputs manifest_inputs(const ReleaseArgs& args, const Config& config, const ReleaseConfig& release,
+                               const nlohmann::json& gate) {
+  ManifestInputs manifest;
+  manifest.work = args.work;
+  manifest.config_path = args.config_path;
+  manifest.raw_files = raw_input_files(config);
+  manifest.settings = args.settings;
+  manifest.release = fields_to_json(release);
+  manifest.gate = gate;
+  manifest.license = release.license;
+  return manifest;
+}
+
+// A part of a sharded run: the tables and generate.json, and a MANIFEST.json that says the gate
+// is deferred to `rawmed merge` (so `rawmed verify` works on a part too). No gate here: the
+// merged database is the one released, and the gate's figures need all of it.
+void write_part(AtomicDir& out, const ReleaseArgs& args, const Config& config, nlohmann::json& summary) {
+  nlohmann::json gate = {{"enabled", false}, {"deferred_to", "rawmed merge"}};
+  summary["release_gate"] = gate;
+  write_json_atomic(out.path() / "generate.json", summary);
+  write_manifest(out.path(), manifest_inputs(args, config, ReleaseConfig::from_config(config), gate));
+  out.commit();
+}
+
+}  // namespace
+
+void release_or_reject(AtomicDir& out, const ReleaseArgs& args, const Config& config, nlohmann::json& summary) {
   ReleaseConfig release = ReleaseConfig::from_config(config);
   const bool gate_on = release.gate && !args.no_gate;
   nlohmann::json gate = {{"enabled", gate_on}};
@@ -226,36 +388,24 @@ void release_or_reject(AtomicDir& out, const fs::path& out_path, const GenerateA
   write_json_atomic(out.path() / "generate.json", summary);
   if (!verdict.passed) write_json_atomic(out.path() / "REJECTED.json", {{"reasons", verdict.reasons}, {"gate", gate}});
 
-  ManifestInputs manifest;
-  manifest.work = args.work;
-  manifest.config_path = config_path;
-  const DatasetSpec& spec = config.dataset;
-  manifest.raw_files = {spec.cohort.stays_file, spec.cohort.patients_file};
-  for (const auto& t : spec.tables) {
-    manifest.raw_files.push_back(t.file);
-    if (t.dictionary) manifest.raw_files.push_back(t.dictionary->file);
-  }
-  manifest.settings = generate_settings_json(settings, args, n);
-  manifest.release = fields_to_json(release);
-  manifest.gate = gate;
-  manifest.license = release.license;
-  write_manifest(out.path(), manifest);
+  write_manifest(out.path(), manifest_inputs(args, config, release, gate));
 
   if (verdict.passed) {
-    put_in_place(out);
-    if (fs::exists(rejected_path(out_path))) fs::remove_all(rejected_path(out_path));
+    if (is_database_location(args.out))
+      publish_database_folder(out.path(), args.out, source_column_types(config.dataset));
+    else
+      out.commit();
+    if (fs::exists(rejected_path(args.out_path))) fs::remove_all(rejected_path(args.out_path));
     if (gate_on) log_info("generate: release gate passed");
     else log_info("generate: release gate off ({}), recorded in {}", gate["disabled_by"].get<std::string>(), kManifestFile);
     return;
   }
-  out.commit_as(rejected_path(out_path));
+  out.commit_as(rejected_path(args.out_path));
   std::string reasons;
   for (const auto& r : verdict.reasons) reasons += "\n  - " + r;
   fail("generate: the release gate rejected the database; it is kept under {} (REJECTED.json):{}",
-       rejected_path(out_path).string(), reasons);
+       rejected_path(args.out_path).string(), reasons);
 }
-
-}  // namespace
 
 nlohmann::json run_generate(const GenerateArgs& args) {
   auto start = Clock::now();
@@ -265,6 +415,11 @@ nlohmann::json run_generate(const GenerateArgs& args) {
   // --out may name a database (ingest/db_tables.h): the folder is then staged and published there.
   const bool to_database = is_database_location(args.out.string());
   if (to_database) parse_database_location(args.out.string());  // a password in the URL stops here, before sampling
+  if (!args.shard.empty() && (args.out.empty() || to_database))
+    fail("generate: --shard writes a part into the folder --out names (merge the parts with `rawmed merge`)");
+  if (!args.shard.empty() && args.no_gate)
+    fail("generate: --shard never runs the release gate (`rawmed merge` runs it on the merged database); "
+         "pass --no-gate to `rawmed merge` instead");
   const fs::path out_path =
       args.out.empty() ? args.work / "synthetic" : to_database ? args.work / ".synthetic-publish" : args.out;
 
@@ -297,123 +452,50 @@ nlohmann::json run_generate(const GenerateArgs& args) {
     if (!t.dictionary_column.empty())
       writer.label_to_code[t.name] = invert_dictionary(
           t.dictionary_labels, count_column(args.work / "real" / "train" / t.file, t.dictionary_column));
-  IdMinter stay_ids(real_ids(args.work, config, "stay_id", cohort.stay_id));
-  IdMinter patient_ids(real_ids(args.work, config, "patient_id", cohort.patient_id));
-  IdMinter admission_ids(real_ids(args.work, config, "admission_id", cohort.admission_id));
-  CohortModel cohort_model(args.work / "real" / "train" / kCohortFile, schema.time_kind, writer.anchor_seconds,
-                           config.dataset.min_patients_for_token);
-  EventGrammar grammar(dataset.vocab, dataset.columns, dataset.decimals(), constraints ? &*constraints : nullptr);
-  std::mt19937_64 rng(args.seed ^ 0x9e3779b97f4a7c15ULL);
+  const IdMinter stay_ids(real_ids(args.work, config, "stay_id", cohort.stay_id));
+  const IdMinter patient_ids(real_ids(args.work, config, "patient_id", cohort.patient_id));
+  const IdMinter admission_ids(real_ids(args.work, config, "admission_id", cohort.admission_id));
+  const CohortModel cohort_model(args.work / "real" / "train" / kCohortFile, schema.time_kind, writer.anchor_seconds,
+                                 config.dataset.min_patients_for_token);
+  const EventGrammar grammar(dataset.vocab, dataset.columns, dataset.decimals(), constraints ? &*constraints : nullptr);
+  const BlockSampler sampler{args, settings, dataset, rules, grammar, cohort_model, stay_ids, patient_ids, admission_ids};
 
-  const int64_t max_sampled = static_cast<int64_t>(std::ceil(settings.config.max_sample_factor * static_cast<double>(n)));
+  std::vector<int64_t> counts;
+  for (const auto& c : conditions) counts.push_back(c.count);
+  const std::vector<StayBlock> blocks = plan_blocks(counts, settings.config.block_stays);
+  const ShardSpec shard = args.shard.empty() ? ShardSpec{} : parse_shard(args.shard);
+  const auto [first_block, last_block] = shard_block_range(blocks.size(), shard);
+  int64_t shard_stays = 0;
+  for (size_t b = first_block; b < last_block; ++b) shard_stays += blocks[b].size;
+
+  Tally tally;
   std::vector<SyntheticStay> accepted;
-  std::map<std::string, int64_t> failures, failure_examples_seen, dropped_events;
-  std::map<std::string, int64_t> rule_violations, rule_repairs, rule_rejections;
-  nlohmann::json failure_examples = nlohmann::json::object();
-  int64_t sampled = 0, unchecked = 0, repaired = 0, suppressed = 0, suppressed_events = 0, rounds = 0;
-  double sample_seconds = 0, decode_seconds = 0;
-  Progress progress("generate", n, "stays");
-  nlohmann::json condition_report = nlohmann::json::array();
-  for (const StayCondition& condition : conditions) {
-    const size_t first = accepted.size();
-    const int64_t goal = static_cast<int64_t>(accepted.size()) + condition.count;
-    while (static_cast<int64_t>(accepted.size()) < goal) {
-      if (sampled >= max_sampled)
-        fail("generate: only {} of {} stays passed validation after sampling {} (the bound is {} x N, "
-             "[generate] max_sample_factor); rejections by reason: {}. Train longer or raise the bound.",
-             accepted.size(), n, sampled, settings.config.max_sample_factor, count_json(failures).dump());
-      int64_t need = goal - static_cast<int64_t>(accepted.size());
-      double accept_rate = sampled > 0 ? std::max(0.05, static_cast<double>(accepted.size()) / sampled) : 0.9;
-      int64_t request = std::min(max_sampled - sampled, static_cast<int64_t>(std::ceil(need / accept_rate * 1.1)) + 1);
-
-      temporal::SampleOptions options = settings.sample;
-      options.n = request;
-      options.gender = condition.gender;
-      options.age_group = condition.age_group;
-      options.seed = args.seed + 1000003ULL * static_cast<uint64_t>(rounds++);
-      auto t0 = Clock::now();
-      temporal::SampledStays samples = temporal::sample_stays(args.work, options);
-      sample_seconds += seconds_since(t0);
-      size_t n_events = samples.event_minutes.size();
-      auto t1 = Clock::now();
-      codec::DecodedTokens decoded =
-          codec::decode_codes(args.work, samples.codes, n_events, grammar, args.device, args.threads);
-      decode_seconds += seconds_since(t1);
-      const size_t L = static_cast<size_t>(decoded.tokens_per_event);
-      if (n_events > 0 && decoded.tokens.size() != n_events * L)
-        fail("generate: the codec decoded {} tokens for {} events of {} tokens", decoded.tokens.size(), n_events, L);
-
-      size_t n_stays = samples.stay_offsets.empty() ? 0 : samples.stay_offsets.size() - 1;
-      for (size_t s = 0; s < n_stays; ++s) {
-        if (static_cast<int64_t>(accepted.size()) >= goal) {
-          unchecked += static_cast<int64_t>(n_stays - s);
-          break;
-        }
-        ++sampled;
-        SyntheticStay stay;
-        for (uint64_t e = samples.stay_offsets[s]; e < samples.stay_offsets[s + 1]; ++e)
-          stay.events.push_back({samples.event_minutes[e],
-                                 dataset.vocab.decode_event(&decoded.tokens[e * L], &decoded.types[e * L], L)});
-        StayVerdict verdict = rules.check_stay(stay.events);
-        for (const auto& [reason, count] : verdict.dropped_invalid_events) dropped_events[reason] += count;
-        for (const auto& [kind, count] : verdict.rule_violations) rule_violations[kind] += count;
-        for (const auto& [kind, count] : verdict.rule_repairs) rule_repairs[kind] += count;
-        if (!verdict.ok && verdict.reason == Failure::kRuleViolation) ++rule_rejections[verdict.rule_kind];
-        if (!verdict.ok) {
-          std::string reason = failure_name(verdict.reason);
-          ++failures[reason];
-          if (failure_examples_seen[reason]++ < 3) failure_examples[reason].push_back(verdict.detail);
-          continue;
-        }
-        repaired += verdict.repaired_values;
-        suppressed += verdict.suppressed_values;
-        suppressed_events += verdict.suppressed_events;
-        uint64_t index = accepted.size();
-        stay.stay_id = stay_ids.id(index);
-        stay.patient_id = patient_ids.id(index);
-        stay.admission_id = admission_ids.id(index);
-        fill_cohort_row(cohort_model, samples, s, &stay, rng);
-        accepted.push_back(std::move(stay));
-        progress.advance();
-      }
-    }
-    condition_report.push_back(requested_against_written(condition, accepted, first));
+  std::vector<size_t> condition_of;
+  Progress progress("generate", shard_stays, "stays");
+  for (size_t b = first_block; b < last_block; ++b) {
+    const size_t before = accepted.size();
+    sampler.fill_block(blocks[b], conditions[blocks[b].condition], &accepted, &tally, progress);
+    condition_of.resize(accepted.size(), blocks[b].condition);
+    if (accepted.size() - before != static_cast<size_t>(blocks[b].size))
+      fail("generate: block {} wrote {} of {} stays", b, accepted.size() - before, blocks[b].size);
   }
   progress.finish();
 
   AtomicDir out(out_path);
   auto events_per_table = write_database(out.path(), writer, accepted);
-  int64_t rejected = sampled - static_cast<int64_t>(accepted.size());
   int64_t events = 0;
   for (const auto& [t, c] : events_per_table) events += c;
-  nlohmann::json summary = {
+  nlohmann::json summary = tally.to_json();
+  summary.update(nlohmann::json{
       {"format", "rawmed-generate/1"},
       {"stays", accepted.size()},
-      {"stays_sampled", sampled},
-      {"stays_rejected", rejected},
-      {"rejection_rate", sampled > 0 ? static_cast<double>(rejected) / static_cast<double>(sampled) : 0.0},
-      {"stays_sampled_unchecked", unchecked},
       {"events", events},
       {"events_per_table", count_json(events_per_table)},
-      {"failures_by_reason", count_json(failures)},
-      {"failure_examples", failure_examples},
-      {"repaired_categorical_values", repaired},
-      {"suppressed_rare_values", suppressed},
-      {"suppressed_rare_item_events", suppressed_events},
       {"invalid_events", settings.config.invalid_events},
-      {"dropped_invalid_events_by_reason", count_json(dropped_events)},
-      {"constraints",
-       {{"file", constraints ? nlohmann::json(constraints_file.string()) : nlohmann::json(nullptr)},
-        {"violations_by_kind", count_json(rule_violations)},
-        {"repairs_by_kind", count_json(rule_repairs)},
-        {"rejected_stays_by_kind", count_json(rule_rejections)}}},
-      {"rounds", rounds},
       {"seconds", seconds_since(start)},
-      {"sample_seconds", sample_seconds},
-      {"decode_seconds", decode_seconds},
       {"seed", args.seed},
       {"settings", generate_settings_json(settings, args, n)},
-      {"conditions", condition_report},
+      {"conditions", condition_report(conditions, accepted, condition_of)},
       {"code_grammar", settings.sample.code_grammar ? settings.sample.code_grammar->summary() : nlohmann::json(nullptr)},
       {"validation", {{"window_minutes", settings.rules.window_minutes}, {"min_patients", settings.rules.min_patients}}},
       {"config", config_path.string()},
@@ -422,18 +504,22 @@ nlohmann::json run_generate(const GenerateArgs& args) {
         {"temporal/model.pt",
          fs::exists(args.work / "temporal/model.pt") ? file_crc32(args.work / "temporal/model.pt") : ""}}},
       {"versions", torch_runtime_info()},
-  };
-  write_json_atomic(out.path() / "generate.json", summary);
-  if (to_database) {  // the gate scores the staged folder; it is loaded into the database when it passes
-    release_or_reject(out, out_path, args, config, config_path, settings, n, summary, [&](AtomicDir& staged) {
-      publish_database_folder(staged.path(), args.out.string(), source_column_types(config.dataset));
-    });
+  });
+  summary["constraints"]["file"] = constraints ? nlohmann::json(constraints_file.string()) : nlohmann::json(nullptr);
+  ReleaseArgs release{args.work, config_path, args.out.string(), out_path, args.no_gate, args.seed, args.threads,
+                      generate_settings_json(settings, args, n)};
+  if (!args.shard.empty()) {
+    summary["part"] = {{"index", shard.index},  {"count", shard.count},
+                       {"blocks", {first_block, last_block}}, {"first_stay", first_block < last_block ? blocks[first_block].first_slot : n},
+                       {"stays", shard_stays}, {"run_stays", n}};
+    write_part(out, release, config, summary);
   } else {
-    release_or_reject(out, out_path, args, config, config_path, settings, n, summary,
-                      [](AtomicDir& staged) { staged.commit(); });
+    write_json_atomic(out.path() / "generate.json", summary);
+    release_or_reject(out, release, config, summary);
   }
-  log_info("generate: {} stays ({} sampled, rejection rate {:.1f}%), {} events -> {}", accepted.size(), sampled,
-           100.0 * summary["rejection_rate"].get<double>(), events, to_database ? args.out.string() : out_path.string());
+  log_info("generate: {} stays ({} sampled, rejection rate {:.1f}%), {} events -> {}", accepted.size(),
+           tally.sampled, 100.0 * summary["rejection_rate"].get<double>(), events,
+           to_database ? args.out.string() : out_path.string());
   return summary;
 }
 

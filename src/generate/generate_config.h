@@ -17,6 +17,10 @@ struct GenerateConfig {
   int top_k = 0;  // 0: off (the full distribution; a cut tail moves gaps and codes toward the mode)
   double top_p = 1.0;
   int batch_size = 64;
+  // Output stays per seed block (generate/shard.h): every block is sampled from its own seeds,
+  // which makes sharded runs equal unsharded ones. A block's first round samples about
+  // 1.2 x block_stays stays, so keep it at least the batch size.
+  int block_stays = 64;
   double max_sample_factor = 10;  // give up after sampling this many times N stays
   double max_edit_distance = 0.25;
   int min_events = 1;             // default: [dataset] min_events
@@ -29,7 +33,7 @@ struct GenerateConfig {
   template <class Self, class F>
   static void visit(Self& c, F&& f) {
     f("temperature", c.temperature), f("time_temperature", c.time_temperature), f("lift_times", c.lift_times);
-    f("top_k", c.top_k), f("top_p", c.top_p), f("batch_size", c.batch_size);
+    f("top_k", c.top_k), f("top_p", c.top_p), f("batch_size", c.batch_size), f("block_stays", c.block_stays);
     f("max_sample_factor", c.max_sample_factor), f("max_edit_distance", c.max_edit_distance);
     f("min_events", c.min_events), f("anchor", c.anchor), f("invalid_events", c.invalid_events);
     f("code_grammar_depth", c.code_grammar_depth), f("code_grammar_escape", c.code_grammar_escape);

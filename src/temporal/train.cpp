@@ -1,6 +1,7 @@
 // `rawmed train --stage temporal`: next-token training of the causal Transformer over
 // START [GENDER AGE] (time digits, codes)* END sequences (docs/formats/temporal.md).
 #include "common/clock.h"
+#include "common/distributed.h"
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/interrupt.h"
@@ -62,8 +63,20 @@ torch::Tensor batch_loss(Transformer& net, const Batch& batch, const GrammarMask
   return loss;
 }
 
+nlohmann::json metrics_json(const Metrics& m);
+Metrics metrics_from_json(const nlohmann::json& j);
+
+// The metrics of every rank added up (one process: `m`).
+Metrics summed(const DataParallel& dp, const Metrics& m) {
+  if (!dp.active()) return m;
+  std::vector<double> values = metrics_json(m).get<std::vector<double>>();
+  dp.sum(values);
+  return metrics_from_json(nlohmann::json(values));
+}
+
+// Under data parallelism each rank scores every world-th batch and the metrics are summed.
 Metrics evaluate(Transformer& net, const Corpus& corpus, const std::vector<std::vector<int32_t>>& sequences,
-                 const GrammarMasks& masks, int batch_size, bool bf16, torch::Device device) {
+                 const GrammarMasks& masks, int batch_size, bool bf16, torch::Device device, const DataParallel& dp) {
   torch::NoGradGuard no_grad;
   net->eval();
   Metrics m;
@@ -71,11 +84,13 @@ Metrics evaluate(Transformer& net, const Corpus& corpus, const std::vector<std::
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(),
                    [&](size_t a, size_t b) { return sequences[a].size() < sequences[b].size(); });
-  for (size_t first = 0; first < order.size(); first += batch_size) {
+  size_t batch_index = 0;
+  for (size_t first = 0; first < order.size(); first += batch_size, ++batch_index) {
+    if (batch_index % static_cast<size_t>(dp.world()) != static_cast<size_t>(dp.rank())) continue;
     std::vector<size_t> ids(order.begin() + first, order.begin() + std::min(order.size(), first + batch_size));
     batch_loss(net, corpus.make_batch(sequences, ids, device), masks, bf16, m);
   }
-  return m;
+  return summed(dp, m);
 }
 
 // Linear warm-up, then cosine decay over max_epochs. Unlike the codec's, this schedule ignores a
@@ -118,12 +133,12 @@ nlohmann::json metrics_json(const Metrics& m) {
 Metrics metrics_from_json(const nlohmann::json& j) {
   Metrics m;
   if (!j.is_array() || j.size() != 6) return m;
-  m.loss_sum = j[0];
-  m.tokens = j[1];
-  m.code_correct = j[2];
-  m.code_total = j[3];
-  m.time_correct = j[4];
-  m.time_total = j[5];
+  m.loss_sum = j[0].get<double>();
+  m.tokens = static_cast<int64_t>(j[1].get<double>());
+  m.code_correct = static_cast<int64_t>(j[2].get<double>());
+  m.code_total = static_cast<int64_t>(j[3].get<double>());
+  m.time_correct = static_cast<int64_t>(j[4].get<double>());
+  m.time_total = static_cast<int64_t>(j[5].get<double>());
   return m;
 }
 
@@ -230,8 +245,13 @@ nlohmann::json epoch_entry(int epoch, const Metrics& train, const Metrics& valid
 
 void run_training(const TrainArgs& args) {
   auto started = Clock::now();
+  // Data parallelism (common/distributed.h): the same model and batches on every rank, each
+  // rank computes its slice of every batch, gradients are summed; only rank 0 writes and logs.
+  const DataParallel dp = DataParallel::from_environment();
+  const bool writer = dp.is_main();
+  if (!writer) set_quiet(true);
   const int threads = setup_torch_threads(args.threads);
-  const torch::Device device = parse_device(args.device);
+  const torch::Device device = dp.device_for_rank(parse_device(args.device));
   CorpusInputs inputs = load_corpus_inputs(args.work, args.config, args.preset);
   TemporalConfig& tc = inputs.config;
   // --max-epochs stops this run early; the learning-rate schedule keeps following the config's
@@ -256,8 +276,9 @@ void run_training(const TrainArgs& args) {
   TrainState state;
   if (args.resume && fs::exists(checkpoint)) {
     state = load_checkpoint(checkpoint, model.net, *optimizer, model_json);
-    log_info("temporal: resuming after epoch {} (step {})", state.epochs_done, state.step);
-  } else if (args.resume) {
+    if (!writer) state.partial = Metrics{};  // the partial epoch's sums were saved once, over every rank
+    if (writer) log_info("temporal: resuming after epoch {} (step {})", state.epochs_done, state.step);
+  } else if (args.resume && writer) {
     log_info("temporal: --resume given but {} does not exist; starting from scratch", checkpoint.string());
   }
 
@@ -268,10 +289,11 @@ void run_training(const TrainArgs& args) {
   std::mt19937_64 count_rng(args.seed);
   const int64_t steps_per_epoch = int64_t(corpus.train_batches(tc.batch_size, tc.batch_tokens, count_rng).size());
   const int64_t total_steps = steps_per_epoch * std::max(1, tc.max_epochs);
-  log_info("temporal: {} train / {} valid stays, {} train tokens, vocab {}, max length {}, {:.2f}M parameters, "
-           "{} threads, unigram valid loss {:.4f}",
-           corpus.train.size(), corpus.valid.size(), corpus.train_tokens, layout.vocab_size(), layout.max_length(),
-           params / 1e6, threads, unigram_valid);
+  if (writer)
+    log_info("temporal: {} train / {} valid stays, {} train tokens, vocab {}, max length {}, {:.2f}M parameters, "
+             "{} threads x {} rank(s), unigram valid loss {:.4f}",
+             corpus.train.size(), corpus.valid.size(), corpus.train_tokens, layout.vocab_size(), layout.max_length(),
+             params / 1e6, threads, dp.world(), unigram_valid);
 
   std::string stopped = "max_epochs";
   auto write_report = [&] {
@@ -286,6 +308,7 @@ void run_training(const TrainArgs& args) {
         {"seed", args.seed},
         {"bf16", args.bf16},
         {"device", device.str()},
+        {"ranks", dp.world()},
         {"runtime", torch_runtime_info()},
         {"inputs", inputs.fingerprints},
         {"sequences", corpus.summary()},
@@ -297,7 +320,7 @@ void run_training(const TrainArgs& args) {
         {"epochs", state.history},
         {"stopped", stopped},
         {"seconds", seconds_since(started)}};
-    write_json_atomic(out / "train.json", report);
+    if (writer) write_json_atomic(out / "train.json", report);
   };
 
   const bool has_valid = !corpus.valid.empty();
@@ -330,29 +353,40 @@ void run_training(const TrainArgs& args) {
     double lr = 0;
     bool out_of_time = false;
     for (size_t b = first_batch; b < batches.size(); ++b) {
-      const auto& ids = batches[b];
+      const std::vector<size_t> ids = dp.slice(batches[b]);
+      Batch batch;
+      if (!ids.empty()) batch = corpus.make_batch(corpus.train, ids, device);
       // The time limit is also checked inside an epoch (one MIMIC-IV epoch can take minutes); the
       // partial epoch is evaluated and counted as done, so --resume goes on with the next one.
-      if (args.max_minutes > 0 && seconds_since(started) > args.max_minutes * 60) {
+      // Ranks sum their target tokens (the loss is the mean over the whole batch) and agree on it.
+      std::vector<double> step_info = {double(batch.tokens),
+                                       args.max_minutes > 0 && seconds_since(started) > args.max_minutes * 60 ? 1.0 : 0.0};
+      dp.sum(step_info);
+      if (step_info[1] > 0) {
         out_of_time = true;
         break;
       }
       lr = learning_rate(tc, state.step, total_steps);
       set_adamw_learning_rate(*optimizer, lr);
-      Batch batch = corpus.make_batch(corpus.train, ids, device);
       optimizer->zero_grad();
-      auto loss = batch_loss(model.net, batch, masks, args.bf16, train) / double(batch.tokens);
-      loss.backward();
+      double batch_loss_value = 0;
+      if (!ids.empty()) {
+        auto loss = batch_loss(model.net, batch, masks, args.bf16, train) / step_info[0];
+        loss.backward();
+        batch_loss_value = loss.item<double>();
+      }
+      dp.sum_gradients(model.net->parameters());
       if (tc.clip > 0) torch::nn::utils::clip_grad_norm_(model.net->parameters(), tc.clip);
       optimizer->step();
       ++state.step;
-      progress.advance(batch.tokens);
-      progress.set_postfix(fmt::format("loss {:.4f}", loss.item<double>()));
-      if (int sig = stop_signal()) {
+      progress.advance(static_cast<int64_t>(step_info[0]));
+      progress.set_postfix(fmt::format("loss {:.4f}", batch_loss_value));
+      if (int sig = dp.max(stop_signal())) {
         state.next_batch = static_cast<int64_t>(b + 1);
-        state.partial = train;
+        state.partial = summed(dp, train);
         state.torch_rng = dropout_generator_state();
-        save_checkpoint(checkpoint, model.net, *optimizer, state, model_json);
+        if (writer) save_checkpoint(checkpoint, model.net, *optimizer, state, model_json);
+        dp.max(0);  // every rank waits here until rank 0 has written the checkpoint
         fail("temporal: stopped by {} in epoch {} after step {}; {} written. Resume with `rawmed train --stage "
              "temporal --work {} --resume`, or run the same `rawmed run` again",
              signal_name(sig), epoch + 1, state.step, checkpoint.string(), args.work.string());
@@ -360,26 +394,31 @@ void run_training(const TrainArgs& args) {
     }
     progress.finish();
     const double train_seconds = seconds_since(epoch_start);
-    Metrics valid = has_valid ? evaluate(model.net, corpus, corpus.valid, masks, tc.batch_size, false, device) : train;
+    train = summed(dp, train);
+    Metrics valid =
+        has_valid ? evaluate(model.net, corpus, corpus.valid, masks, tc.batch_size, false, device, dp) : train;
     state.epochs_done = epoch + 1;
     state.history.push_back(epoch_entry(epoch + 1, train, valid, lr, out_of_time, train_seconds, epoch_start));
     bool better = valid.loss() < state.best_loss;
     if (better) {
       state.best_loss = valid.loss();
-      save_model(out / "model.pt", model);
+      if (writer) save_model(out / "model.pt", model);
     }
     state.patience.record(better, epoch + 1);
-    log_info("temporal: epoch {} train {:.4f} valid {:.4f} (unigram {:.4f}) code acc {:.3f} time acc {:.3f} "
-             "{:.0f} tok/s{}",
-             epoch + 1, train.loss(), valid.loss(), unigram_valid, valid.code_acc(), valid.time_acc(),
-             double(train.tokens) / train_seconds, better ? " *" : "");
-    save_checkpoint(checkpoint, model.net, *optimizer, state, model_json);
+    if (writer) {
+      log_info("temporal: epoch {} train {:.4f} valid {:.4f} (unigram {:.4f}) code acc {:.3f} time acc {:.3f} "
+               "{:.0f} tok/s{}",
+               epoch + 1, train.loss(), valid.loss(), unigram_valid, valid.code_acc(), valid.time_acc(),
+               double(train.tokens) / train_seconds, better ? " *" : "");
+      save_checkpoint(checkpoint, model.net, *optimizer, state, model_json);
+    }
     write_report();
     if (out_of_time) {
       stopped = "max_minutes";
       break;
     }
   }
+  if (!writer) return;
   if (state.patience.best_epoch < 0) {
     // No finished epoch (max_epochs 0 or an immediate time limit): keep the initial weights usable.
     save_model(out / "model.pt", model);

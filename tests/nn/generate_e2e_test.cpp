@@ -3,6 +3,7 @@
 #include "common/fs.h"
 #include "common/csv.h"
 #include "ingest/schema.h"
+#include "run_command.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -18,15 +19,6 @@ namespace rawmed {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string run_command(const std::string& command, int* status) {
-  std::string output;
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  char buffer[4096];
-  while (size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
-  *status = ::pclose(pipe);
-  return output;
-}
 
 std::set<std::string> column_values(const fs::path& file, const std::string& column) {
   std::set<std::string> out;
