@@ -180,14 +180,10 @@ std::vector<double> headline_values(const SectionSpec& spec, const nlohmann::jso
 ResampleValues run_resample(int r, const std::vector<std::unique_ptr<SectionScorer>>& scorers, const Database& candidate,
                             const Database& holdout, const EvalConfig& config) {
   const auto& specs = resampled_sections();
-  std::mt19937_64 rng(config.seed * 1000003ULL + static_cast<uint64_t>(r) + 1);
-  const auto candidate_patients = stays_by_patient(candidate), holdout_patients = stays_by_patient(holdout);
-  const size_t n = holdout.stays.size();
-  Database c = database_of_stays(candidate, draw_stays_by_patient(candidate_patients, n, config.candidate_bootstrap, rng));
-  Database b = database_of_stays(holdout, draw_stays_by_patient(holdout_patients, n, true, rng));
-  auto [scored_half, nonmember_half] = split_patients(holdout_patients, rng);
-  Database h1 = database_of_stays(holdout, scored_half), h2 = database_of_stays(holdout, nonmember_half);
-  Database c1 = database_of_stays(candidate, draw_stays_by_patient(candidate_patients, scored_half.size(), false, rng));
+  const ResampleDraw draw = draw_resample(candidate, holdout, config.seed, r, config.candidate_bootstrap);
+  Database c = database_of_stays(candidate, draw.candidate), b = database_of_stays(holdout, draw.holdout_bootstrap);
+  Database h1 = database_of_stays(holdout, draw.scored_half), h2 = database_of_stays(holdout, draw.nonmember_half);
+  Database c1 = database_of_stays(candidate, draw.candidate_half);
   ResampleValues out;
   for (size_t k = 0; k < specs.size(); ++k) {
     const SectionSpec& spec = specs[k];
