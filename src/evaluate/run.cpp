@@ -87,6 +87,7 @@ const std::vector<SectionSpec>& resampled_sections() {
       {"privacy", privacy_scorer(),
        {{"dcr_train_median", "DCR to train, median (per patient)", kTwoSided},
         {"dcr_share", "DCR share (closer to train than to non-members)", kLower},
+        {"dcr_ratio", "DCR ratio (distance to train / (to train + to non-members))", kHigher},
         {"mia_auc", "Membership attack AUC (per patient)", kHalf},
         {"mia_accuracy", "Membership attack accuracy", kHalf},
         {"attribute_advantage", "Attribute inference advantage (members - non-members)", kZero},
