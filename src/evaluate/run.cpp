@@ -337,6 +337,9 @@ const std::vector<ModelSectionSpec>& model_sections() {
          return evaluate_predictive_similarity(in.train, in.holdout, in.candidate, in.pool, predsim);
        },
        predsim_rows},
+      {"subgroups",
+       [](const ModelSectionInputs& in) { return evaluate_subgroups(in.train, in.holdout, in.candidate, in.request.eval); },
+       [](nlohmann::json&, const nlohmann::json&) {}},
       {"next_event",
        [](const ModelSectionInputs& in) {
          if (!in.request.next_event)
