@@ -269,8 +269,8 @@ struct ModelSectionInputs {
   const EvaluateRequest& request;
 };
 
-// A section that trains a model per side (real train, synthetic) and is scored once, without
-// resamples: its run function and the summary rows it adds.
+// A section scored once, outside the shared resamples (most train a model per side, real train
+// and synthetic; subgroups draws its own): its run function and the summary rows it adds.
 struct ModelSectionSpec {
   const char* name;
   std::function<nlohmann::json(const ModelSectionInputs&)> run;
