@@ -441,10 +441,11 @@ std::string privacy_html(const nlohmann::json& s) {
          attribute_table(s);
 }
 
+// A subgroup without stays on a side has no intervals and no verdict.
 std::string subgroup_cell(const nlohmann::json& group, const char* key) {
-  const auto& interval = at(at(group, "intervals"), key);
+  const auto& verdict = at(at(at(group, "intervals"), key), "verdict");
   return fmt::format("<td>{}</td><td>{}</td><td>{}</td>", num(at(at(group, "synthetic"), key)),
-                     num(at(at(group, "real_holdout"), key)), esc(interval.value("verdict", "")));
+                     num(at(at(group, "real_holdout"), key)), esc(verdict.is_string() ? verdict.get<std::string>() : "-"));
 }
 
 std::string subgroups_html(const nlohmann::json& s) {

@@ -13,6 +13,7 @@
 
 #include "common/fs.h"
 
+#include <functional>
 #include <map>
 #include <random>
 
@@ -89,7 +90,8 @@ std::vector<int32_t> bootstrap(const std::vector<int32_t>& stays, size_t n, std:
   return out;
 }
 
-nlohmann::json subgroup_json(const Subgroup& group, const Database& train, const Database& holdout,
+// `index`: the subgroup's position, which seeds its resamples.
+nlohmann::json subgroup_json(const Subgroup& group, size_t index, const Database& train, const Database& holdout,
                              const Database& candidate, const EvalConfig& config) {
   const auto train_stays = stays_in(train, group), holdout_stays = stays_in(holdout, group),
              candidate_stays = stays_in(candidate, group);
@@ -100,7 +102,7 @@ nlohmann::json subgroup_json(const Subgroup& group, const Database& train, const
                         {"real_holdout", figures(real, profile_of(holdout, holdout_stays))}};
   if (holdout_stays.empty() || candidate_stays.empty() || train_stays.empty()) return out;
   std::map<std::string, std::vector<double>> syn, floor;
-  std::mt19937_64 rng(config.seed * 1000003ULL + std::hash<std::string>{}(group.name));
+  std::mt19937_64 rng(config.seed * 1000003ULL + 7919 * (index + 1));
   for (int r = 0; r < config.resamples; ++r) {
     const nlohmann::json c = figures(real, profile_of(candidate, bootstrap(candidate_stays, holdout_stays.size(), rng)));
     const nlohmann::json h = figures(real, profile_of(holdout, bootstrap(holdout_stays, holdout_stays.size(), rng)));
@@ -123,7 +125,9 @@ nlohmann::json subgroup_json(const Subgroup& group, const Database& train, const
 nlohmann::json evaluate_subgroups(const Database& train, const Database& holdout, const Database& candidate,
                                   const EvalConfig& config) {
   nlohmann::json groups = nlohmann::json::array();
-  for (const Subgroup& group : subgroups_of(train)) groups.push_back(subgroup_json(group, train, holdout, candidate, config));
+  const std::vector<Subgroup> subgroups = subgroups_of(train);
+  for (size_t i = 0; i < subgroups.size(); ++i)
+    groups.push_back(subgroup_json(subgroups[i], i, train, holdout, candidate, config));
   nlohmann::json out = {{"subgroups", groups},
                         {"note", "per subgroup, against the real train stays of that subgroup: events-per-stay KS and "
                                  "item-frequency Jensen-Shannon distance; intervals over bootstrap resamples at the "
