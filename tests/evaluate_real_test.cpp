@@ -100,6 +100,44 @@ TEST_P(EvaluateReal, ValidSplitIsWithinTheNoiseFloorAndTheBaselineIsNot) {
   EXPECT_EQ(verdicts["exact_row_copies"], "worse than the noise floor");
 }
 
+// Subgroups (gender, age < 65 / >= 65): a copy of train matches train in every subgroup, the real
+// holdout does not (its noise floor is above 0), the subgroups partition the stays, and the
+// requested against written demographics of a conditioned generation come from generate.json.
+TEST_P(EvaluateReal, SubgroupFidelityAgainstTheRealSubgroups) {
+  fs::path real = real_dir(GetParam());
+  StringPool pool;
+  Database train = load_database(real / "train", pool, {.show_progress = false});
+  Database test = load_database(real / "test", pool, {.show_progress = false});
+  fs::path candidate_dir = test::temp_dir(std::string("subgroups_") + GetParam());
+  fs::remove_all(candidate_dir);
+  fs::copy(real / "train", candidate_dir, fs::copy_options::recursive);
+  write_file_atomic(candidate_dir / "generate.json",
+                    R"({"conditions": [{"gender": "F", "age_group": "65-79", "requested": 3, "written": 3,
+                        "gender_matches": 3, "age_group_matches": 2}]})");
+  Database copy = load_database(candidate_dir, pool, {.show_progress = false});
+  EvalConfig config;
+  config.resamples = 5;
+  nlohmann::json out = evaluate_subgroups(train, test, copy, config);
+  ASSERT_EQ(out["subgroups"].size(), 4u) << out.dump(1) << " (two genders, two age bands)";
+  int64_t by_gender = 0, by_age = 0;
+  double floor_item_js = 0;
+  for (const auto& g : out["subgroups"]) {
+    const std::string name = g["subgroup"];
+    EXPECT_EQ(g["synthetic"]["count_ks"].get<double>(), 0.0) << name;
+    EXPECT_EQ(g["synthetic"]["item_js"].get<double>(), 0.0) << name;
+    EXPECT_EQ(g["synthetic"]["stays"], g["train_stays"]) << name;
+    floor_item_js = std::max(floor_item_js, g["real_holdout"]["item_js"].get<double>());
+    (name.rfind("gender", 0) == 0 ? by_gender : by_age) += g["train_stays"].get<int64_t>();
+    EXPECT_EQ(g["intervals"]["item_js"]["synthetic"]["resamples"].get<int>(), 5) << name;
+  }
+  EXPECT_GT(floor_item_js, 0.05) << "a real holdout subgroup differs from train's";
+  int64_t with_gender = 0, with_age = 0;
+  for (const Stay& stay : train.stays) with_gender += !stay.gender.empty(), with_age += !std::isnan(stay.age);
+  EXPECT_EQ(by_gender, with_gender);
+  EXPECT_EQ(by_age, with_age);
+  EXPECT_EQ(out["conditions"][0]["age_group_matches"].get<int>(), 2);
+}
+
 INSTANTIATE_TEST_SUITE_P(Demos, EvaluateReal, ::testing::Values("mimic-iv-demo", "eicu-demo"));
 
 }  // namespace

@@ -93,6 +93,7 @@ TEST_F(EvaluateSections, CopyOfTrainIsPerfectAndLeaks) {
   auto privacy = evaluate_privacy(train, test, copy, config);
   EXPECT_GT(privacy["dcr_share"].get<double>(), 0.95);
   EXPECT_NEAR(privacy["dcr_share_expected"].get<double>(), 120.0 / 160.0, 1e-12);
+  EXPECT_DOUBLE_EQ(privacy["dcr_ratio"].get<double>(), 0.0) << "every stay is at distance 0 from train";
   EXPECT_GT(privacy["mia_auc"].get<double>(), 0.95);
   EXPECT_GT(privacy["mia_accuracy"].get<double>(), 0.8);
   EXPECT_DOUBLE_EQ(privacy["exact_stay_copies"].get<double>(), 1.0);
@@ -102,6 +103,8 @@ TEST_F(EvaluateSections, CopyOfTrainIsPerfectAndLeaks) {
 TEST_F(EvaluateSections, FreshSampleIsNearTheExpectedPrivacyFigures) {
   auto privacy = evaluate_privacy(train, valid, test, config);
   EXPECT_NEAR(privacy["dcr_share"].get<double>(), 0.75, 0.2);
+  EXPECT_GT(privacy["dcr_ratio"].get<double>(), 0.3) << "a fresh sample is not next to a train stay";
+  EXPECT_LT(privacy["dcr_ratio"].get<double>(), 0.5) << "train holds more stays than the non-members";
   EXPECT_GT(privacy["mia_auc"].get<double>(), 0.3);
   EXPECT_LT(privacy["mia_auc"].get<double>(), 0.7);
   EXPECT_DOUBLE_EQ(privacy["exact_stay_copies"].get<double>(), 0.0);

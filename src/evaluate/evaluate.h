@@ -70,6 +70,12 @@ nlohmann::json evaluate_associations(const Database& train, const Database& othe
 nlohmann::json evaluate_intertable(const Database& train, const Database& other, const StringPool& pool,
                                    const EvalConfig& config);
 nlohmann::json evaluate_temporal(const Database& train, const Database& other, const EvalConfig& config);
+// Per gender and age (< 65, >= 65) subgroup: events-per-stay KS and item-frequency JS of `other`
+// and of `holdout` (the noise floor) against train's stays of that subgroup, with resampled
+// intervals; and the requested against written demographics of a conditioned generation
+// (`other.dir`/generate.json "conditions"), when there is one.
+nlohmann::json evaluate_subgroups(const Database& train, const Database& holdout, const Database& other,
+                                  const EvalConfig& config);
 // `holdout`: real stays never used for training (non-members).
 nlohmann::json evaluate_privacy(const Database& train, const Database& holdout, const Database& other,
                                 const EvalConfig& config);

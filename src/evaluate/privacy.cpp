@@ -316,11 +316,13 @@ class PrivacyScorer final : public SectionScorer {
     auto v_holdout = stay_vectors(*nonmembers, space_, holdout_idx);
     auto holdout_units = patient_units(*nonmembers, holdout_idx);
     auto d_holdout = unit_minimum(other_units, nearest_distances(v_other, v_holdout, d));
-    double closer = 0, compared = 0;
+    double closer = 0, compared = 0, ratio_sum = 0;
     for (size_t i = 0; i < d_train.size(); ++i) {
       if (std::isnan(d_train[i]) || std::isnan(d_holdout[i])) continue;
       compared += 1;
       closer += d_train[i] < d_holdout[i] ? 1.0 : d_train[i] == d_holdout[i] ? 0.5 : 0.0;
+      const double both = d_train[i] + d_holdout[i];
+      ratio_sum += both > 0 ? d_train[i] / both : 0.5;
     }
     double n_tr = static_cast<double>(train_idx_.size()), n_ho = static_cast<double>(holdout_idx.size());
     out["stays"] = {{"train", train_idx_.size()}, {"holdout", holdout_idx.size()}, {"other", other_idx.size()}};
@@ -328,6 +330,7 @@ class PrivacyScorer final : public SectionScorer {
     out["dcr_holdout_median"] = json_number(quantile(d_holdout, 0.5));
     out["dcr_share"] = json_number(compared ? closer / compared : NAN);
     out["dcr_share_expected"] = json_number(n_tr / (n_tr + n_ho));
+    out["dcr_ratio"] = json_number(compared ? ratio_sum / compared : NAN);
     add_membership(v_other, v_holdout, holdout_units, out);
     add_attribute_inference(other, other_idx, *nonmembers, holdout_idx, out);
     return out;

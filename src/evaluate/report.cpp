@@ -441,6 +441,33 @@ std::string privacy_html(const nlohmann::json& s) {
          attribute_table(s);
 }
 
+// A subgroup without stays on a side has no intervals and no verdict.
+std::string subgroup_cell(const nlohmann::json& group, const char* key) {
+  const auto& verdict = at(at(at(group, "intervals"), key), "verdict");
+  return fmt::format("<td>{}</td><td>{}</td><td>{}</td>", num(at(at(group, "synthetic"), key)),
+                     num(at(at(group, "real_holdout"), key)), esc(verdict.is_string() ? verdict.get<std::string>() : "-"));
+}
+
+std::string subgroups_html(const nlohmann::json& s) {
+  std::string h = "<h2 id=subgroups>Subgroups</h2><p class=note>" + esc(s.value("note", "")) + "</p>";
+  if (s.contains("conditions")) {
+    h += "<h3>Requested against generated (conditioned generation)</h3><table><tr><th>Gender</th><th>Age group</th>"
+         "<th>Requested</th><th>Written</th><th>Gender matches</th><th>Age group matches</th></tr>";
+    for (const auto& c : s["conditions"])
+      h += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                       esc(c.value("gender", "")), esc(c.value("age_group", "")), num(at(c, "requested")),
+                       num(at(c, "written")), num(at(c, "gender_matches")), num(at(c, "age_group_matches")));
+    h += "</table>";
+  }
+  h += "<table><tr><th>Subgroup</th><th>Train stays</th><th>Synthetic stays</th><th>Holdout stays</th>"
+       "<th>Events/stay KS</th><th>noise floor</th><th>verdict</th><th>Item JS</th><th>noise floor</th><th>verdict</th></tr>";
+  for (const auto& g : at(s, "subgroups"))
+    h += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td>{}{}</tr>", esc(g.value("subgroup", "")),
+                     num(at(g, "train_stays")), num(at(at(g, "synthetic"), "stays")), num(at(at(g, "real_holdout"), "stays")),
+                     subgroup_cell(g, "count_ks"), subgroup_cell(g, "item_js"));
+  return h + "</table>";
+}
+
 using Renderer = std::function<std::string(const nlohmann::json&)>;
 
 struct SectionBlock {
@@ -481,6 +508,7 @@ std::string render_report_html(const nlohmann::json& metrics, const Database& tr
       {"validity", "validity",
        [&](const nlohmann::json& s) { return "<h2 id=validity>Validity</h2>" + scalar_table(s); }},
       {"utility", "utility", [&](const nlohmann::json&) { return utility_html(sections); }, false},
+      {"subgroups", "subgroups", [&](const nlohmann::json& s) { return subgroups_html(s); }},
   };
   std::string nav;
   for (const auto& block : blocks)

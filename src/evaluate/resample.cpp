@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <unordered_map>
+#include <tuple>
 
 namespace rawmed::eval {
 
@@ -106,6 +107,19 @@ std::pair<std::vector<int32_t>, std::vector<int32_t>> split_patients(const std::
     half.insert(half.end(), patients[order[i]].begin(), patients[order[i]].end());
   }
   return halves;
+}
+
+ResampleDraw draw_resample(const Database& candidate, const Database& holdout, uint64_t seed, int r,
+                           bool candidate_bootstrap) {
+  std::mt19937_64 rng(seed * 1000003ULL + static_cast<uint64_t>(r) + 1);
+  const auto candidate_patients = stays_by_patient(candidate), holdout_patients = stays_by_patient(holdout);
+  const size_t n = holdout.stays.size();
+  ResampleDraw out;
+  out.candidate = draw_stays_by_patient(candidate_patients, n, candidate_bootstrap, rng);
+  out.holdout_bootstrap = draw_stays_by_patient(holdout_patients, n, true, rng);
+  std::tie(out.scored_half, out.nonmember_half) = split_patients(holdout_patients, rng);
+  out.candidate_half = draw_stays_by_patient(candidate_patients, out.scored_half.size(), false, rng);
+  return out;
 }
 
 nlohmann::json Interval::to_json() const {

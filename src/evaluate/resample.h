@@ -39,6 +39,18 @@ std::vector<int32_t> draw_stays_by_patient(const std::vector<std::vector<int32_t
 std::pair<std::vector<int32_t>, std::vector<int32_t>> split_patients(const std::vector<std::vector<int32_t>>& patients,
                                                                      std::mt19937_64& rng);
 
+// One resample of the noise floor (docs/formats/report.md): `candidate` (n = holdout stays, whole
+// patients; bootstrap or subsample as `candidate_bootstrap` says) and `holdout_bootstrap` for the
+// non-privacy sections; for privacy, the holdout's patients split into halves, `scored_half` and
+// `nonmember_half`, and `candidate_half`, as many candidate stays as the scored half, without
+// replacement. Resample r of seed s draws the same stays wherever it is made (the report, the
+// release gate).
+struct ResampleDraw {
+  std::vector<int32_t> candidate, holdout_bootstrap, scored_half, nonmember_half, candidate_half;
+};
+ResampleDraw draw_resample(const Database& candidate, const Database& holdout, uint64_t seed, int r,
+                           bool candidate_bootstrap);
+
 // Mean and the 90% percentile interval (5th and 95th percentiles, linear interpolation) of the
 // finite values; `n` = how many were finite. NaN when none.
 struct Interval {

@@ -87,6 +87,7 @@ const std::vector<SectionSpec>& resampled_sections() {
       {"privacy", privacy_scorer(),
        {{"dcr_train_median", "DCR to train, median (per patient)", kTwoSided},
         {"dcr_share", "DCR share (closer to train than to non-members)", kLower},
+        {"dcr_ratio", "DCR ratio (distance to train / (to train + to non-members))", kHigher},
         {"mia_auc", "Membership attack AUC (per patient)", kHalf},
         {"mia_accuracy", "Membership attack accuracy", kHalf},
         {"attribute_advantage", "Attribute inference advantage (members - non-members)", kZero},
@@ -180,14 +181,10 @@ std::vector<double> headline_values(const SectionSpec& spec, const nlohmann::jso
 ResampleValues run_resample(int r, const std::vector<std::unique_ptr<SectionScorer>>& scorers, const Database& candidate,
                             const Database& holdout, const EvalConfig& config) {
   const auto& specs = resampled_sections();
-  std::mt19937_64 rng(config.seed * 1000003ULL + static_cast<uint64_t>(r) + 1);
-  const auto candidate_patients = stays_by_patient(candidate), holdout_patients = stays_by_patient(holdout);
-  const size_t n = holdout.stays.size();
-  Database c = database_of_stays(candidate, draw_stays_by_patient(candidate_patients, n, config.candidate_bootstrap, rng));
-  Database b = database_of_stays(holdout, draw_stays_by_patient(holdout_patients, n, true, rng));
-  auto [scored_half, nonmember_half] = split_patients(holdout_patients, rng);
-  Database h1 = database_of_stays(holdout, scored_half), h2 = database_of_stays(holdout, nonmember_half);
-  Database c1 = database_of_stays(candidate, draw_stays_by_patient(candidate_patients, scored_half.size(), false, rng));
+  const ResampleDraw draw = draw_resample(candidate, holdout, config.seed, r, config.candidate_bootstrap);
+  Database c = database_of_stays(candidate, draw.candidate), b = database_of_stays(holdout, draw.holdout_bootstrap);
+  Database h1 = database_of_stays(holdout, draw.scored_half), h2 = database_of_stays(holdout, draw.nonmember_half);
+  Database c1 = database_of_stays(candidate, draw.candidate_half);
   ResampleValues out;
   for (size_t k = 0; k < specs.size(); ++k) {
     const SectionSpec& spec = specs[k];
@@ -272,8 +269,8 @@ struct ModelSectionInputs {
   const EvaluateRequest& request;
 };
 
-// A section that trains a model per side (real train, synthetic) and is scored once, without
-// resamples: its run function and the summary rows it adds.
+// A section scored once, outside the shared resamples (most train a model per side, real train
+// and synthetic; subgroups draws its own): its run function and the summary rows it adds.
 struct ModelSectionSpec {
   const char* name;
   std::function<nlohmann::json(const ModelSectionInputs&)> run;
@@ -340,6 +337,9 @@ const std::vector<ModelSectionSpec>& model_sections() {
          return evaluate_predictive_similarity(in.train, in.holdout, in.candidate, in.pool, predsim);
        },
        predsim_rows},
+      {"subgroups",
+       [](const ModelSectionInputs& in) { return evaluate_subgroups(in.train, in.holdout, in.candidate, in.request.eval); },
+       [](nlohmann::json&, const nlohmann::json&) {}},
       {"next_event",
        [](const ModelSectionInputs& in) {
          if (!in.request.next_event)

@@ -1,7 +1,7 @@
 #pragma once
 // The release gate: before `generate` renames its output into place, the privacy section of
 // `rawmed evaluate` scores the new database against the real train split, with the real holdout
-// (valid + test) as non-members, and a k-patient check looks at every categorical and text value
+// (valid + test) as non-members (DCR: against real non-members scored the same way at the same size), and a k-patient check looks at every categorical and text value
 // written. The database is released only when every criterion of [release] holds; otherwise it is
 // kept under OUT.rejected/ with the reasons (docs/formats/release.md).
 #include "evaluate/evaluate.h"
@@ -19,16 +19,18 @@ namespace rawmed::generate {
 struct ReleaseConfig {
   bool gate = true;                    // false: no gate (as --no-gate); recorded in the manifest
   double max_exact_stay_copies = 0.0;  // share of synthetic stays equal to a train stay
-  // DCR share (patients closer to train than to the holdout) at most the exchangeable reference
-  // (train / (train + holdout) patients scored) plus this margin.
-  double dcr_share_margin = 0.1;
+  // DCR ratio (a patient's distance to train / (to train + to the holdout), mean over patients and
+  // `dcr_resamples` size-matched resamples) at least what real non-members score less this margin.
+  double dcr_ratio_margin = 0.1;
+  int dcr_resamples = 20;
   double max_mia_auc = 0.65;           // membership attack AUC (0.5: no advantage)
   bool k_rule = true;                  // no categorical / text value held by 1..k-1 train patients
   std::string license;                 // of the source data, copied into MANIFEST.json
 
   template <class Self, class F>
   static void visit(Self& c, F&& f) {
-    f("gate", c.gate), f("max_exact_stay_copies", c.max_exact_stay_copies), f("dcr_share_margin", c.dcr_share_margin);
+    f("gate", c.gate), f("max_exact_stay_copies", c.max_exact_stay_copies), f("dcr_ratio_margin", c.dcr_ratio_margin);
+    f("dcr_resamples", c.dcr_resamples);
     f("max_mia_auc", c.max_mia_auc), f("k_rule", c.k_rule), f("license", c.license);
   }
   static ReleaseConfig from_config(const Config& config);

@@ -1,6 +1,7 @@
 // The release gate and the provenance manifest on the bundled MIMIC-IV demo (prepared once):
 // a database made of copied train stays is rejected on every criterion, a real split the model
 // never saw passes the privacy criteria, and `verify` finds a changed, a missing and an added file.
+#include "common/csv.h"
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/log.h"
@@ -13,6 +14,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <ctime>
 #include <fstream>
 #include <iterator>
 
@@ -33,6 +35,40 @@ fs::path demo_config_with(const std::string& name, const std::string& release_ke
   fs::path file = fs::temp_directory_path() / (name + "_" + std::to_string(::getpid()) + ".toml");
   std::ofstream(file) << toml;
   return file;
+}
+
+// Rewrites DIR/cohort.csv.gz with every intime one minute earlier: each event of the folder then
+// lies one minute later in its stay (a near copy of the stays, no longer equal event by event).
+void shift_events_one_minute_later(const fs::path& dir) {
+  const std::string path = (dir / "cohort.csv.gz").string();
+  std::vector<std::vector<std::string>> rows;
+  std::vector<std::string> header;
+  {
+    CsvReader reader(path);
+    header = reader.header();
+    const int intime = reader.column_index("intime");
+    while (reader.next()) {
+      std::vector<std::string> row(reader.fields().begin(), reader.fields().end());
+      std::tm tm{};
+      ASSERT_NE(strptime(row[static_cast<size_t>(intime)].c_str(), "%Y-%m-%d %H:%M:%S", &tm), nullptr) << row[intime];
+      std::time_t t = timegm(&tm) - 60;
+      char buffer[32];
+      std::strftime(buffer, sizeof buffer, "%Y-%m-%d %H:%M:%S", gmtime_r(&t, &tm));
+      row[static_cast<size_t>(intime)] = buffer;
+      rows.push_back(std::move(row));
+    }
+  }
+  CsvWriter writer(path);
+  writer.write_row(header);
+  for (const auto& row : rows) writer.write_row(row);
+  writer.close();
+}
+
+std::string dcr_figures(const GateResult& result) {
+  const auto& f = result.figures;
+  return "DCR ratio " + f["dcr_ratio"].dump() + ", limit " + f["dcr_ratio_limit"].dump() + "; DCR share size-matched " +
+         f["dcr_share_size_matched"].dump() + ", full size " + f["dcr_share"].dump() + " (exchangeable reference " +
+         f["dcr_share_expected"].dump() + "); MIA AUC " + f["mia_auc"].dump();
 }
 
 class ReleaseGate : public ::testing::Test {
@@ -70,13 +106,30 @@ TEST_F(ReleaseGate, RejectsADatabaseOfCopiedTrainStaysOnEveryCriterion) {
   EXPECT_FALSE(result.passed);
   ASSERT_EQ(result.reasons.size(), 4u) << result.to_json().dump(2);
   EXPECT_NE(result.reasons[0].find("exact stay copies"), std::string::npos);
-  EXPECT_NE(result.reasons[1].find("DCR share"), std::string::npos);
+  EXPECT_NE(result.reasons[1].find("DCR ratio"), std::string::npos);
   EXPECT_NE(result.reasons[2].find("membership attack AUC"), std::string::npos);
   EXPECT_NE(result.reasons[3].find("k-patient rule"), std::string::npos);
   EXPECT_GT(result.figures["exact_stay_copies"].get<double>(), 0.95);
   EXPECT_GT(result.figures["mia_auc"].get<double>(), 0.9);
   EXPECT_GT(result.figures["k_rule"]["rare_values"].get<int64_t>(), 0);
-  std::printf("copied train stays: %s\n", result.to_json()["figures"].dump().substr(0, 400).c_str());
+  EXPECT_EQ(result.figures["dcr_ratio"]["candidate"]["mean"].get<double>(), 0.0) << "each stay is at distance 0";
+  EXPECT_GT(result.figures["dcr_ratio_limit"].get<double>(), 0.2) << "real non-members are not next to a train stay";
+  std::printf("copied train stays: %s\n", dcr_figures(result).c_str());
+}
+
+// Train stays with every event one minute later are no exact stay copies, yet each lies next to
+// its train original: the DCR criterion (and the membership attack) still reject them.
+TEST_F(ReleaseGate, RejectsNearCopiesOfTrainStaysOnDcr) {
+  fs::path shifted = copy_of(work_ / "real/train", "shifted_train");
+  shift_events_one_minute_later(shifted);
+  GateResult result = gate(shifted);
+  EXPECT_FALSE(result.passed);
+  EXPECT_EQ(result.figures["exact_stay_copies"].get<double>(), 0.0) << "no stay is an exact copy any more";
+  ASSERT_GE(result.reasons.size(), 2u) << result.to_json().dump(2);
+  EXPECT_NE(result.reasons[0].find("DCR ratio"), std::string::npos) << result.reasons[0];
+  EXPECT_GT(result.figures["dcr_ratio"]["candidate"]["mean"].get<double>(), 0.0) << "not exact copies";
+  EXPECT_LT(result.figures["dcr_ratio"]["candidate"]["mean"].get<double>(), 0.01);
+  std::printf("train stays one minute later: %s\n", dcr_figures(result).c_str());
 }
 
 // The valid split is real data the model never saw (the holdout is then the test split alone):
@@ -89,9 +142,8 @@ TEST_F(ReleaseGate, ARealNonMemberSplitPassesThePrivacyCriteria) {
   ASSERT_EQ(result.reasons.size(), 1u) << result.to_json().dump(2);
   EXPECT_NE(result.reasons[0].find("k-patient rule"), std::string::npos);
   EXPECT_EQ(result.figures["exact_stay_copies"].get<double>(), 0.0);
-  std::printf("valid split: dcr_share %.3f (reference %.3f), mia_auc %.3f, holdout stays %d\n",
-              result.figures["dcr_share"].get<double>(), result.figures["dcr_share_expected"].get<double>(),
-              result.figures["mia_auc"].get<double>(), result.figures["holdout_stays"].get<int>());
+  std::printf("valid split: %s; holdout stays %d\n", dcr_figures(result).c_str(),
+              result.figures["holdout_stays"].get<int>());
   ReleaseConfig no_k;
   no_k.k_rule = false;
   EXPECT_TRUE(gate(valid, no_k).passed);
@@ -103,7 +155,7 @@ TEST_F(ReleaseGate, ReleaseSectionOverridesTheDefaultsAndRejectsUnknownKeys) {
   EXPECT_EQ(release.max_mia_auc, 0.7);
   EXPECT_NE(release.license.find("ODbL"), std::string::npos) << "the bundled config's license note";
   EXPECT_TRUE(release.gate);
-  EXPECT_EQ(release.dcr_share_margin, ReleaseConfig{}.dcr_share_margin);
+  EXPECT_EQ(release.dcr_ratio_margin, ReleaseConfig{}.dcr_ratio_margin);
   file = demo_config_with("release_cfg", "max_mia = 0.7\n");
   try {
     ReleaseConfig::from_config(load_config(file));
