@@ -89,13 +89,18 @@ int check_grammar(const Layout& l, const std::vector<int32_t>& seq, std::vector<
 // time_count (0: none); any other missing key is an error naming it.
 TEST(TemporalModelConfig, StoredJsonReadsBackUnchangedAndOlderFilesStillLoad) {
   const std::string stored = R"({"d_model":128,"dropout":0.1,"ff":512,"heads":4,"layers":3,"max_length":2414,)"
-                             R"("sinusoidal":false,"time_count":721,"time_first":1027,"vocab_size":1748})";
+                             R"("running_clock":true,"sinusoidal":false,"time_count":721,"time_first":1027,)"
+                             R"("vocab_size":1748})";
   ModelConfig config = ModelConfig::from_json(nlohmann::json::parse(stored));
   EXPECT_EQ(config.vocab_size, 1748);
   EXPECT_EQ(config.time_first, 1027);
+  EXPECT_TRUE(config.running_clock);
   EXPECT_EQ(config.to_json().dump(), stored);
 
-  nlohmann::json older = nlohmann::json::parse(stored);
+  nlohmann::json before_clock = nlohmann::json::parse(stored);  // models trained before the clock
+  before_clock.erase("running_clock");
+  EXPECT_FALSE(ModelConfig::from_json(before_clock).running_clock);
+  nlohmann::json older = before_clock;
   older.erase("time_first");
   older.erase("time_count");
   ModelConfig before_sinusoid = ModelConfig::from_json(older);
