@@ -22,6 +22,7 @@ TemporalConfig temporal_preset(const std::string& name) {
     c.clip = 5.0;
     c.max_epochs = 200;
     c.patience = 10;
+    c.running_clock = true;
   } else if (name == "demo") {
     // defaults above: a few minutes on the MIMIC-IV / eICU demos on 2 cores
   } else if (name == "tiny") {

@@ -20,7 +20,8 @@ struct TemporalConfig {
   double dropout = 0.1;
   bool sinusoidal = false;       // false: learned positions
   bool time_sinusoid = true;     // add a fixed sinusoid of the time value to one-token times' embeddings
-  bool running_clock = true;     // gap times (with time_sinusoid): give every position the clock, the sum of gaps
+  bool running_clock = false;    // gap times (with time_sinusoid): give every position the clock, the sum of gaps
+                                 // (on in `paper`: it pays after ~10 epochs and slows the first ones)
   // Optimisation.
   int batch_size = 8;            // stays
   int batch_tokens = 4096;       // at most this many padded tokens per batch (0: no limit); bounds
