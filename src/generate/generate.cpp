@@ -58,10 +58,6 @@ Settings read_settings(const Config& config, const GenerateArgs& args) {
   s.sample.batch_size = g.batch_size;
   s.sample.device = args.device;
   s.sample.threads = args.threads;
-  s.sample.code_grammar = temporal::load_code_grammar(
-      args.work, {g.code_grammar_depth,
-                  g.code_grammar_min_patients > 0 ? g.code_grammar_min_patients : config.dataset.min_patients_for_token,
-                  g.code_grammar_escape});
   s.rules.max_edit_distance = g.max_edit_distance;
   s.rules.min_events = g.min_events;
   s.rules.min_patients = config.dataset.min_patients_for_token;
@@ -424,6 +420,12 @@ nlohmann::json run_generate(const GenerateArgs& args) {
       args.out.empty() ? args.work / "synthetic" : to_database ? args.work / ".synthetic-publish" : args.out;
 
   Dataset dataset = Dataset::load(args.work / "dataset");
+  const GenerateConfig& g = settings.config;
+  settings.sample.code_grammar = temporal::load_code_grammar(
+      args.work, dataset,
+      {g.code_grammar_depth,
+       g.code_grammar_min_patients > 0 ? g.code_grammar_min_patients : config.dataset.min_patients_for_token,
+       g.code_grammar_escape});
   DbSchema schema = DbSchema::load(args.work / "real" / "train");
   int64_t train_stays = 0;
   for (const auto& s : dataset.stays) train_stays += s.split == kTrain;

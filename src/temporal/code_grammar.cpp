@@ -88,9 +88,12 @@ void CodeGrammar::start(Cursor& cursor, std::mt19937_64& rng) const {
 
 void CodeGrammar::restrict(const Cursor& cursor, std::vector<char>& allowed) const {
   if (!enabled() || cursor.free || !restricted(cursor.code_index)) return;
-  std::vector<char> keep(codebook_, 0);
-  for (const auto& [code, next] : children_[cursor.node]) keep[code] = 1;
-  for (int c = 0; c < codebook_; ++c) allowed[c] = allowed[c] && keep[c];
+  // Both sides are in code order: one pass clears every code that is not a child (called per token).
+  auto next = children_[cursor.node].begin(), last = children_[cursor.node].end();
+  for (int c = 0; c < codebook_; ++c) {
+    if (next != last && next->first == c) ++next;
+    else allowed[c] = 0;
+  }
 }
 
 void CodeGrammar::advance(Cursor& cursor, int code) const {

@@ -86,11 +86,11 @@ std::vector<T> read_array(const fs::path& path, size_t count) {
 
 }  // namespace
 
-std::shared_ptr<const CodeGrammar> load_code_grammar(const std::filesystem::path& work,
+std::shared_ptr<const CodeGrammar> load_code_grammar(const std::filesystem::path& work, const Dataset& dataset,
                                                      const CodeGrammarSettings& settings) {
   if (settings.depth <= 0) return nullptr;
-  return std::make_shared<const CodeGrammar>(codec::read_codes_file(work / "codec" / "codes.bin"),
-                                             Dataset::load(work / "dataset"), settings);
+  return std::make_shared<const CodeGrammar>(codec::read_codes_file(work / "codec" / "codes.bin"), dataset,
+                                             settings);
 }
 
 SampledStays sample_stays(const std::filesystem::path& work, const SampleOptions& options) {

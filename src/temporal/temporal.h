@@ -10,6 +10,10 @@
 #include <string>
 #include <vector>
 
+namespace rawmed {
+struct Dataset;
+}
+
 namespace rawmed::temporal {
 
 class CodeGrammar;
@@ -57,8 +61,9 @@ struct SampleOptions : DrawSettings {
   }
 };
 
-// The code grammar of WORK (codec/codes.bin, train split of WORK/dataset); null when settings.depth is 0.
-std::shared_ptr<const CodeGrammar> load_code_grammar(const std::filesystem::path& work,
+// The code grammar of WORK: WORK/codec/codes.bin and the train split of `dataset` (WORK/dataset,
+// already loaded by the caller); null when settings.depth is 0.
+std::shared_ptr<const CodeGrammar> load_code_grammar(const std::filesystem::path& work, const Dataset& dataset,
                                                      const CodeGrammarSettings& settings);
 
 // Sampled stays: stay s has events [stay_offsets[s], stay_offsets[s+1]); event e has
